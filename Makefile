@@ -1,0 +1,47 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint unit evals bench bench-scale browser clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# the CPU build of torch lies on this machine's disk; install it first so nothing pulls CUDA
+	$(PY) -m pip install -q -c constraints.txt torch==2.13.0
+	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(VENV)/bin/assistant index
+	$(PY) app.py
+
+# Debian's Chromium for the browser test (Playwright drives /usr/bin/chromium).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+unit: install browser
+	$(VENV)/bin/assistant index
+	$(PY) -m pytest -q
+
+evals: install
+	$(VENV)/bin/assistant eval --gate --report reports/eval
+
+test: lint unit evals
+
+bench: install
+	$(PY) -m benchmarks.bench
+
+bench-scale: install
+	$(PY) -m benchmarks.bench_scale
+
+clean:
+	rm -rf index/chroma index/manifest.json* reports .pytest_cache

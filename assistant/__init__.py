@@ -1,0 +1,1 @@
+"""A question-answering assistant over one article, answering in verbatim, cited quotes."""

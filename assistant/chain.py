@@ -1,0 +1,219 @@
+"""One turn of the assistant, read top to bottom:
+
+    guard_in -> condense -> retrieve -> answer -> guard_out
+
+Each stage is a plain function over a ``TurnState``; the chain is their LCEL composition.
+The CLI, the web page and the eval runner all call ``Assistant.reply``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+
+from assistant import guardrails
+from assistant.answer import (
+    ABSTENTION,
+    compose_answer,
+    score_sentences,
+    select_sentences,
+    to_sources,
+)
+from assistant.config import Settings
+from assistant.conversation import ConversationStore, condense_followup
+from assistant.types import Passage, Reply, Turn
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Switches for ablations; the default is the full product."""
+
+    bm25: bool = True
+    dense: bool = True
+    names: bool = True
+    condense: bool = True
+    select: bool = True  # sentence selection; off: quote the top passages whole
+
+
+@dataclass(frozen=True)
+class TurnState:
+    """What one turn knows so far; each stage returns a new one."""
+
+    message: str | bytes
+    history: tuple[Turn, ...] = ()
+    question: str = ""
+    standalone: str = ""
+    passages: tuple[Passage, ...] = ()
+    names: tuple[str, ...] = ()
+    reply: Reply | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Resources:
+    """The model, the opened index, BM25 and the name index: built once per process."""
+
+    def __init__(self, settings: Settings) -> None:
+        from assistant.index import ensure_index, get_embeddings, open_library
+        from assistant.retrieval import BM25Index, HybridRetriever, NameIndex
+
+        self.settings = settings
+        ensure_index(settings)
+        self.embeddings = get_embeddings()
+        self.library = open_library(settings, self.embeddings)
+        ordered = sorted(self.library.passages.values(), key=lambda p: (p.doc_id, p.order))
+        self.names = NameIndex(list(self.library.documents.values()))
+        self.bm25 = BM25Index(ordered)
+        self.texts = {doc_id: d.text for doc_id, d in self.library.documents.items()}
+        self._retriever = HybridRetriever(
+            vectorstore=self.library.vectorstore,
+            embeddings=self.embeddings,
+            bm25=self.bm25,
+            names=self.names,
+            passages=self.library.passages,
+            k=settings.top_k,
+            candidates=settings.candidates,
+            rrf_k=settings.rrf_k,
+        )
+
+    def retriever(self, variant: Variant = Variant()):
+        return self._retriever.model_copy(
+            update={
+                "use_bm25": variant.bm25,
+                "use_dense": variant.dense,
+                "use_names": variant.names,
+            }
+        )
+
+
+@lru_cache(maxsize=4)
+def get_resources(settings: Settings) -> Resources:
+    """The process-wide resources for these settings, loaded on first use."""
+    return Resources(settings)
+
+
+def _timed(name: str, stage: Callable[[TurnState], TurnState]) -> Callable[[TurnState], TurnState]:
+    def run(state: TurnState) -> TurnState:
+        started = time.perf_counter()
+        out = stage(state)
+        out.timings[name] = (time.perf_counter() - started) * 1000
+        return out
+
+    run.__name__ = name
+    return run
+
+
+def build_chain(resources: Resources, variant: Variant = Variant()):
+    """The turn as an LCEL runnable: TurnState in, Reply out."""
+    from langchain_core.runnables import RunnableBranch, RunnableLambda
+
+    settings = resources.settings
+    retriever = resources.retriever(variant)
+
+    def guard_in(state: TurnState) -> TurnState:
+        check = guardrails.guard_in(
+            state.message,
+            state.history,
+            resources.embeddings.embed_many,
+            settings.max_message_chars,
+        )
+        if check.status == "ok":
+            return replace(state, question=check.text)
+        status = "invalid" if check.status == "invalid" else "refused"
+        reply = Reply(
+            question=check.text, standalone_question=check.text, status=status, answer=check.message
+        )
+        return replace(state, question=check.text, standalone=check.text, reply=reply)
+
+    def condense(state: TurnState) -> TurnState:
+        standalone = state.question
+        if variant.condense:
+            standalone = condense_followup(state.question, state.history, resources.names)
+        return replace(state, standalone=standalone)
+
+    def retrieve(state: TurnState) -> TurnState:
+        documents = retriever.invoke(state.standalone)
+        passages = tuple(resources.library.passages[d.id] for d in documents)
+        names = tuple(documents[0].metadata["names"]) if documents else ()
+        return replace(state, passages=passages, names=names)
+
+    def answer(state: TurnState) -> TurnState:
+        import numpy as np
+
+        query = np.asarray(resources.embeddings.embed_query(state.standalone), dtype=np.float32)
+        named = {pid for n in state.names for pid in resources.names.names[n].passage_ids}
+        scored = score_sentences(
+            state.standalone,
+            query,
+            state.passages,
+            resources.library.sentence_vectors,
+            resources.library.sentence_rows,
+            named,
+        )
+        chosen = select_sentences(scored, settings.max_quotes)
+        if chosen and not variant.select:
+            chosen = [s for p in state.passages[: settings.top_k] for s in p.sentences]
+        if not chosen:
+            reply = Reply(state.question, state.standalone, "abstained", ABSTENTION)
+            return replace(state, reply=reply)
+        sources = to_sources(chosen)
+        lead = (
+            f"Here is what the article reports of {state.names[0]}:"
+            if state.names
+            else "The article says:"
+        )
+        reply = Reply(
+            state.question, state.standalone, "answered", compose_answer(sources, lead), sources
+        )
+        return replace(state, reply=reply)
+
+    def guard_out(state: TurnState) -> Reply:
+        reply = guardrails.guard_out(state.reply, resources.texts)
+        reply.timings_ms = dict(state.timings)
+        return reply
+
+    answer_path = (
+        RunnableLambda(_timed("condense", condense))
+        | RunnableLambda(_timed("retrieve", retrieve))
+        | RunnableLambda(_timed("answer", answer))
+    )
+    return (
+        RunnableLambda(_timed("guard_in", guard_in))
+        | RunnableBranch((lambda s: s.reply is not None, lambda s: s), answer_path)
+        | RunnableLambda(guard_out)
+    )
+
+
+class Assistant:
+    """The product: a chain plus per-conversation history. Thread-safe."""
+
+    def __init__(self, settings: Settings | None = None, variant: Variant = Variant()) -> None:
+        self.settings = settings or Settings()
+        self.resources = get_resources(self.settings)
+        self.chain = build_chain(self.resources, variant)
+        self.conversations = ConversationStore(self.settings.history_turns)
+
+    def reply(self, message: str | bytes, history: Sequence[Turn] = ()) -> Reply:
+        """Answer one message given the earlier turns; never raises on bad input."""
+        started = time.perf_counter()
+        reply = self.chain.invoke(TurnState(message=message, history=tuple(history)))
+        reply.timings_ms["total"] = (time.perf_counter() - started) * 1000
+        return reply
+
+    def ask(self, message: str | bytes, conversation: str = "default") -> Reply:
+        """Answer within a remembered conversation."""
+        reply = self.reply(message, self.conversations.history(conversation))
+        self.conversations.add(conversation, to_turn(reply))
+        return reply
+
+
+def to_turn(reply: Reply) -> Turn:
+    """What the next turn needs to remember of this one."""
+    return Turn(
+        reply.question,
+        reply.standalone_question,
+        reply.status,
+        tuple(reply.sources),
+        dosing=reply.status == "refused",
+    )

@@ -1,0 +1,151 @@
+"""The command line: ``assistant index | ask | chat | eval``. Heavy imports happen inside the
+commands, so ``--help`` starts instantly."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from assistant.config import Settings, apply_offline_env
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings().replace(
+        chroma_url=getattr(args, "chroma_url", None),
+        index_dir=Path(args.index_dir) if getattr(args, "index_dir", None) else None,
+        corpus_dir=Path(args.corpus_dir) if getattr(args, "corpus_dir", None) else None,
+    )
+
+
+def _print_reply(reply, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(reply.to_dict(), ensure_ascii=False), flush=True)
+        return
+    if reply.standalone_question and reply.standalone_question != reply.question:
+        print(f"({reply.standalone_question})")
+    print(reply.answer)
+    for source in reply.sources:
+        print(f"  [{source.id}] {source.section} · chars {source.start}–{source.end}")
+    print(flush=True)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from assistant.index import ensure_index
+
+    settings = _settings(args)
+    built = ensure_index(settings, progress=tqdm, rebuild=args.rebuild)
+    print("Index built." if built else "Index is up to date; nothing to do.")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from assistant.chain import Assistant
+
+    _print_reply(Assistant(_settings(args)).reply(args.question), args.json)
+    return 0
+
+
+def _jsonl_message(line: str) -> tuple[str | bytes, str]:
+    """The message and conversation id of one input line; malformed lines become a message
+    the guard will call invalid, with a reason."""
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return "", "default"
+    if not isinstance(obj, dict) or not isinstance(obj.get("message"), str):
+        return "", str(obj.get("conversation", "default")) if isinstance(obj, dict) else "default"
+    return obj["message"], str(obj.get("conversation") or "default")
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from assistant.chain import Assistant
+
+    assistant = Assistant(_settings(args))
+    stdin = sys.stdin.buffer
+    if not args.jsonl and sys.stdin.isatty():
+        print("Ask about the article (Ctrl-D to leave).", flush=True)
+    while True:
+        if not args.jsonl and sys.stdin.isatty():
+            print("> ", end="", flush=True)
+        raw = stdin.readline()
+        if not raw:
+            return 0
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            line = None
+        if args.jsonl:
+            if line is None:
+                message, conversation = raw, "default"
+            elif not line.strip():
+                continue
+            else:
+                message, conversation = _jsonl_message(line)
+            _print_reply(assistant.ask(message, conversation), True)
+        else:
+            _print_reply(
+                assistant.ask(raw.rstrip(b"\r\n") if line is None else line.rstrip("\r\n")), False
+            )
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from evals.runner import main as run_evals
+
+    return run_evals(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="assistant", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--chroma-url",
+        help="use a Chroma server (http://HOST:PORT) instead of "
+        "the embedded index (env ASSISTANT_CHROMA_URL)",
+    )
+    parser.add_argument("--index-dir", help="where the index lives (env ASSISTANT_INDEX_DIR)")
+    parser.add_argument("--corpus-dir", help="the corpus folder (env ASSISTANT_CORPUS_DIR)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", help="build or refresh the index")
+    p.add_argument("--rebuild", action="store_true", help="rebuild from scratch")
+    p.set_defaults(run=cmd_index)
+
+    p = sub.add_parser("ask", help="ask one question")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print the reply as JSON")
+    p.set_defaults(run=cmd_ask)
+
+    p = sub.add_parser("chat", help="a conversation on stdin")
+    p.add_argument(
+        "--jsonl",
+        action="store_true",
+        help='read {"message": ..., "conversation": ...} lines, write reply lines',
+    )
+    p.set_defaults(run=cmd_chat)
+
+    p = sub.add_parser("eval", help="run the eval suite")
+    p.add_argument("--report", metavar="DIR", help="write report.md, results.json, plots")
+    p.add_argument("--compare", action="store_true", help="also run the ablation variants")
+    p.add_argument("--baseline", metavar="RESULTS_JSON", help="list cases that flipped since")
+    p.add_argument("--export-ragas", metavar="FILE", help="write a RAGAS-style dataset")
+    p.add_argument("--gate", action="store_true", help="exit 1 when a metric is below threshold")
+    p.set_defaults(run=cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    apply_offline_env()
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

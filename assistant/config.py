@@ -1,0 +1,72 @@
+"""One place for each setting: paths, caps, thresholds, the disclaimer.
+
+Values come from the environment (``ASSISTANT_*``) and may be overridden by CLI flags via
+``Settings.replace``. Importing this module does no work beyond reading the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DISCLAIMER = (
+    "*This is educational information drawn from one article, not medical advice. "
+    "Psychedelics are illegal in many places and carry real risks; "
+    "please talk to a qualified clinician about your own health.*"
+)
+
+# Chroma and Gradio must not phone home; HF must never reach a hub.
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+def apply_offline_env() -> None:
+    """Set the no-network, no-telemetry environment before any heavy import."""
+    for key, value in OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"ASSISTANT_{name}", default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run can be configured with."""
+
+    corpus_dir: Path = field(default_factory=lambda: Path(_env("CORPUS_DIR", str(ROOT / "corpus"))))
+    index_dir: Path = field(default_factory=lambda: Path(_env("INDEX_DIR", str(ROOT / "index"))))
+    chroma_url: str | None = field(
+        default_factory=lambda: os.environ.get("ASSISTANT_CHROMA_URL") or None
+    )
+    collection: str = field(default_factory=lambda: _env("COLLECTION", "passages"))
+
+    # Chunking: a passage is a paragraph, split into windows of whole sentences when long.
+    # 120 words keeps a passage well inside MiniLM's 256-token window.
+    max_passage_words: int = 120
+
+    # Input
+    max_message_chars: int = 2000
+    history_turns: int = 6
+
+    # Retrieval
+    top_k: int = 4
+    rrf_k: int = 60
+    candidates: int = 10
+
+    # Answer
+    max_quotes: int = 4
+    min_quotes: int = 2
+
+    def replace(self, **changes: object) -> Settings:
+        """A copy with some fields changed (for CLI flags and tests)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})

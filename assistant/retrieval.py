@@ -1,0 +1,192 @@
+"""Hybrid retrieval: BM25 (bm25s) and dense (Chroma) rankings fused by reciprocal rank, plus a
+name index so "what did Close et al. find?" reaches what the article reports of Close."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document as LCDocument
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from assistant.corpus import Document
+from assistant.types import Passage
+
+# Single-word names that are also everyday words only match as capitalised names.
+_EVERYDAY_WORDS = {"close", "love", "nature", "pain", "maps"}
+
+
+@dataclass(frozen=True)
+class CitedName:
+    """A person or work the article cites, the names readers use for it, and the passages that
+    report on it (where it is named, and the passages after that until another name comes up)."""
+
+    name: str
+    aliases: tuple[str, ...]
+    passage_ids: tuple[str, ...]
+
+
+class NameIndex:
+    """Finds cited names in a question and maps them to the passages that report on them."""
+
+    def __init__(self, documents: Sequence[Document]) -> None:
+        self._patterns: list[tuple[str, re.Pattern]] = []
+        self.names: dict[str, CitedName] = {}
+        for doc in documents:
+            for name, aliases in doc.cites.items():
+                self._patterns.append((name, _alias_pattern((name, *aliases))))
+        for doc in documents:
+            self._attribute(doc)
+
+    def _attribute(self, doc: Document) -> None:
+        found: dict[str, list[str]] = {}
+        current: set[str] = set()
+        section = None
+        for passage in doc.passages:
+            named = {n for n, pattern in self._patterns if pattern.search(passage.text)}
+            if passage.section != section:
+                section, current = passage.section, set()
+            if named:
+                current = named
+            for name in current:
+                found.setdefault(name, []).append(passage.id)
+        for name, _ in self._patterns:
+            old = self.names.get(name)
+            ids = (old.passage_ids if old else ()) + tuple(found.get(name, ()))
+            aliases = tuple(a for a in doc.cites.get(name, ()))
+            self.names[name] = CitedName(name, (name, *aliases), ids)
+
+    def find(self, text: str) -> list[CitedName]:
+        """The cited names mentioned in ``text``, in order of appearance."""
+        hits = []
+        for name, pattern in self._patterns:
+            match = pattern.search(text)
+            if match:
+                hits.append((match.start(), name))
+        seen: dict[str, CitedName] = {}
+        for _, name in sorted(hits):
+            seen.setdefault(name, self.names[name])
+        return list(seen.values())
+
+
+def _alias_pattern(aliases: Sequence[str]) -> re.Pattern:
+    parts = []
+    for alias in sorted(set(aliases), key=len, reverse=True):
+        body = r"\s+".join(re.escape(w) for w in alias.split())
+        if " " not in alias and alias.lower() in _EVERYDAY_WORDS:
+            parts.append(rf"(?-i:{body})")
+        else:
+            parts.append(body)
+    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?:['’]s)?(?!\w)", re.I)
+
+
+class BM25Index:
+    """Lexical ranking of passages with bm25s (English stopwords, Snowball stemming)."""
+
+    def __init__(self, passages: Sequence[Passage]) -> None:
+        import bm25s
+        import Stemmer
+
+        self._bm25s = bm25s
+        self._stemmer = Stemmer.Stemmer("english")
+        self.passages = list(passages)
+        tokens = bm25s.tokenize(
+            [p.text for p in self.passages], stemmer=self._stemmer, show_progress=False
+        )
+        self._model = bm25s.BM25()
+        self._model.index(tokens, show_progress=False)
+        self._vocab = tokens.vocab
+
+    def rank(self, query: str, k: int) -> list[tuple[str, float]]:
+        """Passage ids with positive BM25 scores, best first."""
+        tokens = self._bm25s.tokenize(
+            query, stemmer=self._stemmer, show_progress=False, return_ids=False
+        )
+        known = [[t for t in tokens[0] if t in self._vocab]]
+        if not known[0]:
+            return []
+        k = min(k, len(self.passages))
+        ids, scores = self._model.retrieve(known, k=k, show_progress=False, n_threads=1)
+        return [(self.passages[i].id, float(s)) for i, s in zip(ids[0], scores[0]) if s > 0]
+
+
+def reciprocal_rank_fusion(
+    rankings: Sequence[Sequence[str]], k: int = 60, weights: Sequence[float] | None = None
+) -> list[tuple[str, float]]:
+    """Fuse ranked id lists: score(d) = sum over lists of weight / (k + rank)."""
+    scores: dict[str, float] = {}
+    for i, ranking in enumerate(rankings):
+        weight = weights[i] if weights else 1.0
+        for rank, pid in enumerate(ranking, start=1):
+            scores[pid] = scores.get(pid, 0.0) + weight / (k + rank)
+    return sorted(scores.items(), key=lambda item: -item[1])
+
+
+class HybridRetriever(BaseRetriever):
+    """A LangChain retriever fusing BM25, dense (Chroma) and name-index rankings by RRF.
+
+    Each stage can be switched off for ablations; the returned documents carry the passage id,
+    the fused score and the rank each retriever gave.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    vectorstore: object  # langchain_chroma.Chroma
+    embeddings: object  # assistant.index.QueryEmbeddings
+    bm25: BM25Index
+    names: NameIndex
+    passages: dict[str, Passage]
+    k: int = 4
+    candidates: int = 10
+    rrf_k: int = 60
+    # A named person outweighs one retriever: the passages reporting on Close should all reach
+    # the answer stage for "what did Close et al. find?" (measured on evals/cases/answer.jsonl).
+    name_weight: float = 2.0
+    use_bm25: bool = True
+    use_dense: bool = True
+    use_names: bool = True
+
+    def dense_rank(self, query: str, k: int) -> list[tuple[str, float]]:
+        vector = list(self.embeddings.embed_query(query))
+        hits = self.vectorstore.similarity_search_by_vector_with_relevance_scores(vector, k=k)
+        return [(doc.id, float(score)) for doc, score in hits]
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None
+    ) -> list[LCDocument]:
+        rankings: dict[str, list[str]] = {}
+        if self.use_dense:
+            rankings["dense"] = [pid for pid, _ in self.dense_rank(query, self.candidates)]
+        if self.use_bm25:
+            rankings["bm25"] = [pid for pid, _ in self.bm25.rank(query, self.candidates)]
+        cited = self.names.find(query) if self.use_names else []
+        if cited:
+            # What the article reports of a named person, most relevant to the question first.
+            dense = rankings.get("dense", [])
+            reported = dict.fromkeys(pid for c in cited for pid in c.passage_ids)
+            rankings["names"] = sorted(reported, key=lambda p: dense.index(p) if p in dense else 99)
+        weights = {"names": self.name_weight}
+        fused = reciprocal_rank_fusion(
+            list(rankings.values()), self.rrf_k, [weights.get(n, 1.0) for n in rankings]
+        )[: self.k]
+        documents = []
+        for pid, score in fused:
+            passage = self.passages[pid]
+            ranks = {name: r.index(pid) + 1 for name, r in rankings.items() if pid in r}
+            documents.append(
+                LCDocument(
+                    id=pid,
+                    page_content=passage.text,
+                    metadata={
+                        "passage_id": pid,
+                        "score": score,
+                        "ranks": ranks,
+                        "names": [c.name for c in cited],
+                        "section": passage.section,
+                    },
+                )
+            )
+        return documents

@@ -1,0 +1,93 @@
+"""The data that flows through a turn: small frozen values, and the one JSON shape of a reply."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+Status = Literal["answered", "abstained", "refused", "invalid"]
+
+
+@dataclass(frozen=True)
+class Section:
+    """A heading of a document and the character range it covers."""
+
+    doc_id: str
+    title: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence with exact offsets into its document's text."""
+
+    doc_id: str
+    passage_id: str
+    index: int  # position within the document, in reading order
+    text: str
+    start: int
+    end: int
+    section: str
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrievable chunk: a paragraph, or a window of whole sentences of a long one."""
+
+    id: str
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    section: str
+    order: int  # reading order within the document
+    sentences: tuple[Sentence, ...] = ()
+
+
+@dataclass(frozen=True)
+class Source:
+    """One cited quote: ``document_text[start:end] == quote``."""
+
+    id: int
+    quote: str
+    start: int
+    end: int
+    section: str
+    document: str = "article"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier exchange, as the conversation stage sees it."""
+
+    question: str
+    standalone_question: str
+    status: Status
+    sources: tuple[Source, ...] = ()
+    dosing: bool = False  # the turn was about doses (refused, or touched dosing)
+
+
+@dataclass
+class Reply:
+    """The reply to one message; ``to_dict`` is the JSON shape used by the CLI, page and evals."""
+
+    question: str
+    standalone_question: str
+    status: Status
+    answer: str
+    sources: list[Source] = field(default_factory=list)
+    disclaimer: str = ""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "standalone_question": self.standalone_question,
+            "status": self.status,
+            "answer": self.answer,
+            "sources": [asdict(s) for s in self.sources],
+            "disclaimer": self.disclaimer,
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }
