@@ -122,9 +122,9 @@ def check_message(message: str | bytes, max_chars: int) -> InputCheck:
         "and ask one question at a time."
     )
     try:
-        if isinstance(message, (str, bytes, bytearray, memoryview)):
-            if len(message) > RAW_CAP_FACTOR * max_chars + 64:
-                return InputCheck("invalid", "", too_long)
+        sized = isinstance(message, (str, bytes, bytearray, memoryview))
+        if sized and len(message) > RAW_CAP_FACTOR * max_chars + 64:
+            return InputCheck("invalid", "", too_long)
         text = normalise(message)
     except InvalidInput as exc:
         return InputCheck("invalid", "", str(exc))
@@ -313,7 +313,9 @@ _COUNT = (
     r"(?:tabs?|tablets?|caps|capsules?|pills?|hits?|blotters?|gel\s?tabs?|microdoses?"
     r"|pastillas?|comprimidos?|pastiglie|pillole|tabletten|kapseln|gelules|pilules)"
 )
-_PER_WEIGHT = r"(?:\s*(?:/|per|a|each|for\s+every)\s*(?:kg|kilo(?:gram)?s?|lbs?|pounds?|body\s*weight))"
+_PER_WEIGHT = (
+    r"(?:\s*(?:/|per|a|each|for\s+every)\s*(?:kg|kilo(?:gram)?s?|lbs?|pounds?|body\s*weight))"
+)
 _DOSE_AMOUNT = re.compile(
     rf"(?:{_QTY}|\ban?\b|\bhalf\s+an?\b)\s*-?\s*{_MASS_VOL}(?![a-z]){_PER_WEIGHT}?"
     rf"|(?:{_QTY})\s*-?\s*{_COUNT}(?![a-z])"
@@ -432,7 +434,9 @@ _UNIT_WORD = (
     r"mikrogramm|milligrammi|grammi|miligramas|gramas|microgramas|pastillas|comprimidos|"
     r"pastiglie|tabletten|mg/kg|per\s+kg|per\s+kilo\w*)"
 )
-_DOSE_NOUN = r"(?:dose|doses|dosage|dosages|microdose|microdoses|amount|amounts|quantity|quantities)"
+_DOSE_NOUN = (
+    r"(?:dose|doses|dosage|dosages|microdose|microdoses|amount|amounts|quantity|quantities)"
+)
 _DOSE_ADJ = (
     r"(?:safe|safest|right|correct|good|recommended|typical|usual|standard|normal|average|"
     r"max|maximum|min|minimum|starting|start|initial|first|effective|ideal|optimal|best|"
@@ -533,13 +537,18 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "dose-of",
         _rx(
-            rf"\b(?:dose|doses|amount|amounts|quantity|microdose)\s+(?:of|for|to\s+take|to\s+give|"
-            rf"to\s+use|i|should|would|do|per)\b(?!.*\b(?:danger\w*|risk\w*|harm\w*|fatal|"
-            rf"kill\w*|overdose|toxic\w*|happen\w*|accident\w*|side\s+effects?|neurotox\w*)\b)"
+            r"\b(?:dose|doses|amount|amounts|quantity|microdose)\s+(?:of|for|to\s+take|to\s+give|"
+            r"to\s+use|i|should|would|do|per)\b(?!.*\b(?:danger\w*|risk\w*|harm\w*|fatal|"
+            r"kill\w*|overdose|toxic\w*|happen\w*|accident\w*|side\s+effects?|neurotox\w*)\b)"
         ),
     ),
-    ("drug-dose", _rx(rf"\b{_DRUG}\s+(?:micro)?(?:dose|doses|amount|amounts)\b(?!\s+of\b)"
-                      rf"(?!.*\b(?:danger\w*|risk\w*|harm\w*|fatal|overdose|toxic\w*)\b)")),
+    (
+        "drug-dose",
+        _rx(
+            rf"\b{_DRUG}\s+(?:micro)?(?:dose|doses|amount|amounts)\b(?!\s+of\b)"
+            rf"(?!.*\b(?:danger\w*|risk\w*|harm\w*|fatal|overdose|toxic\w*)\b)"
+        ),
+    ),
     # Dose units named in a request ("mg of MDMA", "quote the sentence with milligrams").
     ("unit", _rx(rf"\b{_UNIT_WORD}(?![a-z])")),
     # Frequency and schedules.
@@ -574,8 +583,13 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     # Size of a microdose / a dose: "what counts as a microdose", "is 0.1 g a microdose".
-    ("microdose-size", _rx(r"\b(?:a|one|the)\s+microdose\b|\bmicrodos\w*\s+(?:size|amount|"
-                           r"dose|level|range|quantity)")),
+    (
+        "microdose-size",
+        _rx(
+            r"\b(?:a|one|the)\s+microdose\b|\bmicrodos\w*\s+(?:size|amount|"
+            r"dose|level|range|quantity)"
+        ),
+    ),
     # Ceilings: "how much is too much", "the most I can take", "don't take more than".
     (
         "ceiling",
@@ -643,7 +657,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"\bcombien\b(?!\s+(?:de\s+temps|dure|durent|de\s+patients|de\s+personnes|"
             r"d'etudes|de\s+seances|d'heures))|\bquelle\s+(?:dose|quantite|posologie)\b|"
             r"\ba\s+quelle\s+frequence\b|\btous\s+les\s+combien\b|\bmilligrammes?\b|"
-            r"\bmicrodos\w*|\bdois-je\s+prendre\b|\bje\s+dois\s+prendre\b"
+            r"\bdois-je\s+prendre\b|\bje\s+dois\s+prendre\b"
         ),
     ),
     (
