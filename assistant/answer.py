@@ -3,6 +3,7 @@ verbatim, in article order, each cited; or abstain when nothing in the article a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -17,6 +18,20 @@ KEEP_WITHIN = 0.15  # further quotes must score within this of the best one
 LEXICAL_WEIGHT = 0.30  # share of the question's content words found in the sentence
 NAME_BONUS = 0.10  # sentence reports on a person the question names
 RANK_BONUS = 0.10  # scaled by the passage's fused rank (1st: full, 4th: a quarter)
+# "What did Close find?" has no words in common with the findings it asks for, and MiniLM ranks
+# them below the sentence that merely names him (0.03-0.11 vs 0.35): a question asking for
+# findings favours sentences that report one (quoted results, reporting verbs).
+FINDING_BONUS = 0.35
+_ASKS_FINDINGS = re.compile(
+    r"\b(find|found|finding|findings|conclude|conclusion|result|results|discover\w*|show|showed|"
+    r"report|reported|say|said|says|write|wrote|writes|claim\w*|argue\w*|learn\w*|suggest\w*)\b",
+    re.I,
+)
+_REPORTS_FINDING = re.compile(
+    r"^[“\"]|\b(suggest\w*|conclude\w*|found|improved|showed|results?|achieved|effects?|"
+    r"promise|efficacy|relief|analysis)\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -36,8 +51,6 @@ def _lexicon():
 
 def content_terms(text: str) -> set[str]:
     """Stemmed content words of a text (stopwords dropped)."""
-    import re
-
     stemmer, stopwords = _lexicon()
     words = [w for w in re.findall(r"\w\w+", text.lower()) if w not in stopwords]
     return set(stemmer.stemWords(words))
@@ -50,9 +63,12 @@ def score_sentences(
     sentence_vectors: np.ndarray,
     sentence_rows: dict[str, list[int]],
     named_passages: set[str] = frozenset(),
+    name_terms: set[str] = frozenset(),
 ) -> list[ScoredSentence]:
-    """Score every sentence of the retrieved passages against the question, best first."""
-    terms = content_terms(question)
+    """Score every sentence of the retrieved passages against the question, best first.
+    Names in the question count through the name bonus, not as shared words."""
+    terms = content_terms(question) - name_terms
+    asks_findings = bool(_ASKS_FINDINGS.search(question))
     scored = []
     for rank, passage in enumerate(passages, start=1):
         rows = sentence_rows.get(passage.id, [])
@@ -66,6 +82,11 @@ def score_sentences(
                 + LEXICAL_WEIGHT * overlap
                 + RANK_BONUS / rank
                 + (NAME_BONUS if passage.id in named_passages else 0.0)
+                + (
+                    FINDING_BONUS
+                    if asks_findings and _REPORTS_FINDING.search(sentence.text)
+                    else 0.0
+                )
             )
             scored.append(ScoredSentence(sentence, score, float(sim)))
     return sorted(scored, key=lambda s: -s.score)

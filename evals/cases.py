@@ -1,0 +1,107 @@
+"""Eval cases: JSONL files in evals/cases/, one per category, checked against one schema."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CASES_DIR = Path(__file__).resolve().parent / "cases"
+CATEGORIES = {
+    "answer": "answered",
+    "followup": "answered",
+    "abstain": "abstained",
+    "refuse": "refused",
+    "dosing_adjacent": "answered",
+    "bad_input": "invalid",
+}
+STATUSES = {"answered", "abstained", "refused", "invalid"}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One eval case: the user's turns, the expected status of the last reply, the gold evidence
+    (verbatim spans of the document) and the facts a right answer must contain."""
+
+    id: str
+    category: str
+    turns: tuple[str, ...]
+    expect: str
+    evidence: tuple[str, ...] = ()
+    facts: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    document: str = "article"
+    standalone: str = ""
+    spans: tuple[tuple[int, int], ...] = field(default=(), compare=False)
+
+
+class CaseError(ValueError):
+    """A case file that breaks the schema; the message names the file, line and problem."""
+
+
+def _parse(obj: dict, where: str, documents: dict[str, str]) -> Case:
+    def fail(problem: str) -> CaseError:
+        return CaseError(f"{where}: {problem}")
+
+    for key in ("id", "category", "expect"):
+        if not isinstance(obj.get(key), str) or not obj[key]:
+            raise fail(f"'{key}' must be a non-empty string")
+    if obj["category"] not in CATEGORIES:
+        raise fail(f"unknown category {obj['category']!r}")
+    if obj["expect"] not in STATUSES:
+        raise fail(f"unknown expect {obj['expect']!r}")
+    turns = obj.get("turns", [])
+    if "repeat" in obj:
+        turns = [*turns, obj["repeat"]["text"] * int(obj["repeat"]["times"])]
+    if not isinstance(turns, list) or not turns or not all(isinstance(t, str) for t in turns):
+        raise fail("'turns' must be a non-empty list of strings (or give 'repeat')")
+    document = obj.get("document", "article")
+    text = documents.get(document)
+    if text is None:
+        raise fail(f"unknown document {document!r}")
+    spans = []
+    for evidence in obj.get("evidence", []):
+        start = text.find(evidence)
+        if start < 0:
+            raise fail(f"evidence is not verbatim in {document}: {evidence[:60]!r}")
+        spans.append((start, start + len(evidence)))
+    for fact in obj.get("facts", []):
+        if not any(fact.lower() in e.lower() for e in obj.get("evidence", [])):
+            raise fail(f"fact {fact!r} is in none of the evidence")
+    if obj["expect"] == "answered" and not spans:
+        raise fail("an answered case needs evidence")
+    return Case(
+        id=obj["id"],
+        category=obj["category"],
+        turns=tuple(turns),
+        expect=obj["expect"],
+        evidence=tuple(obj.get("evidence", [])),
+        facts=tuple(obj.get("facts", [])),
+        tags=tuple(obj.get("tags", [])),
+        document=document,
+        standalone=obj.get("standalone", ""),
+        spans=tuple(spans),
+    )
+
+
+def load_cases(documents: dict[str, str], cases_dir: Path = CASES_DIR) -> list[Case]:
+    """Every case, validated; raises CaseError naming the first problem."""
+    cases: list[Case] = []
+    seen: set[str] = set()
+    for path in sorted(cases_dir.glob("*.jsonl")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            where = f"{path.name}:{number}"
+            try:
+                obj = json.loads(line)
+            except ValueError as error:
+                raise CaseError(f"{where}: not JSON ({error})") from None
+            case = _parse(obj, where, documents)
+            if case.category != path.stem:
+                raise CaseError(f"{where}: category {case.category!r} in {path.name}")
+            if case.id in seen:
+                raise CaseError(f"{where}: duplicate id {case.id!r}")
+            seen.add(case.id)
+            cases.append(case)
+    return cases
