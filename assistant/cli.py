@@ -34,11 +34,19 @@ def _print_reply(reply, as_json: bool) -> None:
 def cmd_index(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from assistant.corpus import add_document
     from assistant.index import ensure_index
 
     settings = _settings(args)
-    built = ensure_index(settings, progress=tqdm, rebuild=args.rebuild)
-    print("Index built." if built else "Index is up to date; nothing to do.")
+    try:
+        for name in args.add or ():
+            document = add_document(settings.corpus_dir, Path(name), settings.max_passage_words)
+            print(f"Added {document.path.name} ({document.title!r}) to {settings.corpus_dir}.")
+        changes = ensure_index(settings, progress=tqdm, rebuild=args.rebuild)
+    except (OSError, ValueError) as error:
+        print(f"assistant index: {error}", file=sys.stderr)
+        return 2
+    print(changes.summary(), flush=True)
     return 0
 
 
@@ -110,7 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", help="build or refresh the index")
-    p.add_argument("--rebuild", action="store_true", help="rebuild from scratch")
+    p.add_argument("--rebuild", action="store_true", help="embed every passage again")
+    p.add_argument(
+        "--add",
+        action="append",
+        metavar="FILE",
+        help="copy a Markdown or text document into the corpus and index it (repeatable)",
+    )
     p.set_defaults(run=cmd_index)
 
     p = sub.add_parser("ask", help="ask one question")

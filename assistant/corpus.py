@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+import shutil
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
 from assistant.types import Passage, Section, Sentence
 
+SUFFIXES = (".md", ".txt")
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.S)
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*$", re.M)
 _PARAGRAPH = re.compile(r"[^\n]+(?:\n(?!\n)[^\n]+)*")
@@ -144,34 +146,96 @@ def _passages(doc_id: str, text: str, sections: list[Section], max_words: int) -
     return passages
 
 
-def load_document(path: Path, max_passage_words: int = 120) -> Document:
-    """Read one Markdown or text document and split it into sections, passages and sentences."""
-    text = path.read_text(encoding="utf-8")
-    meta, body_start = parse_front_matter(text)
-    doc_id = path.stem
-    sections = _sections(doc_id, text, body_start)
+def read_text(path: Path) -> str:
+    """A corpus file's text, the one every offset refers to (UTF-8, a byte-order mark dropped)."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path.name}: not UTF-8 text ({error.reason})") from None
+
+
+def _title(text: str, body_start: int, fallback: str) -> str:
+    """A document without a title in its header is named by its first line, else its file stem."""
+    for line in text[body_start:].splitlines():
+        line = line.strip().lstrip("#").strip()
+        if line:
+            return line[:200]
+    return fallback
+
+
+def read_document(path: Path) -> Document:
+    """One Markdown or text document's text and metadata header, not yet split."""
+    import yaml
+
+    text = read_text(path)
+    try:
+        meta, body_start = parse_front_matter(text)
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path.name}: the metadata header is not valid YAML ({error})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path.name}: the metadata header must be a mapping (title: ...)")
     cites = {
         str(name): tuple(str(a) for a in (aliases or ()))
         for name, aliases in (meta.get("cites") or {}).items()
     }
     return Document(
-        id=doc_id,
+        id=path.stem,
         path=path,
         text=text,
-        title=str(meta.get("title") or doc_id),
+        title=str(meta.get("title") or _title(text, body_start, path.stem)),
         author=str(meta.get("author") or ""),
         source=str(meta.get("source") or ""),
         cites=cites,
-        sections=tuple(sections),
-        passages=tuple(_passages(doc_id, text, sections, max_passage_words)),
     )
 
 
+def load_document(path: Path, max_passage_words: int = 120) -> Document:
+    """Read one Markdown or text document and split it into sections, passages and sentences."""
+    document = read_document(path)
+    _, body_start = parse_front_matter(document.text)
+    sections = _sections(document.id, document.text, body_start)
+    passages = _passages(document.id, document.text, sections, max_passage_words)
+    return replace(document, sections=tuple(sections), passages=tuple(passages))
+
+
 def corpus_files(corpus_dir: Path) -> list[Path]:
-    """The documents of a corpus folder, in a stable order."""
-    return sorted(p for p in corpus_dir.iterdir() if p.suffix in (".md", ".txt") and p.is_file())
+    """The documents of a corpus folder (Markdown and text, not hidden), in a stable order.
+
+    A document's id is its file stem, so two files may not share one.
+    """
+    paths = sorted(
+        p
+        for p in corpus_dir.iterdir()
+        if p.suffix in SUFFIXES and p.is_file() and not p.name.startswith((".", "~"))
+    )
+    stems: dict[str, Path] = {}
+    for path in paths:
+        if path.stem in stems:
+            raise ValueError(
+                f"{stems[path.stem].name} and {path.name} would both be document {path.stem!r}; "
+                "rename one"
+            )
+        stems[path.stem] = path
+    return paths
 
 
 def load_corpus(corpus_dir: Path, max_passage_words: int = 120) -> list[Document]:
     """Every document in the corpus folder."""
     return [load_document(p, max_passage_words) for p in corpus_files(corpus_dir)]
+
+
+def add_document(corpus_dir: Path, source: Path, max_passage_words: int = 120) -> Document:
+    """Copy a Markdown or text file into the corpus after checking that it reads as a document."""
+    if source.suffix not in SUFFIXES:
+        raise ValueError(f"{source.name}: only {' and '.join(SUFFIXES)} documents can be added")
+    document = load_document(source, max_passage_words)
+    if not document.passages:
+        raise ValueError(f"{source.name}: no text to index")
+    target = corpus_dir / source.name
+    clash = [p for p in corpus_files(corpus_dir) if p.stem == source.stem and p != target]
+    if clash:
+        raise ValueError(f"{clash[0].name} is already document {source.stem!r}; rename the file")
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    if source.resolve() != target.resolve():
+        shutil.copyfile(source, target)
+    return replace(document, path=target)
