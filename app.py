@@ -1,0 +1,476 @@
+"""The web page: a Gradio chat around ``assistant.chain`` (``python app.py [--host] [--port]``).
+
+Thin on purpose: the turn is ``Assistant.reply``; this file renders a ``Reply`` (the streamed
+answer, a status badge, the cited quotes highlighted inside their paragraphs, the standalone
+question, per-stage timings) and keeps each browser tab's history in ``gr.State``.
+The same turn is served to programs as the ``/ask`` endpoint (gradio_client), returning the
+Reply JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import logging
+import re
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from assistant.config import DISCLAIMER, Settings, apply_offline_env
+
+apply_offline_env()  # before gradio is imported: no analytics, no hub
+
+log = logging.getLogger("assistant.app")
+
+HOST = "127.0.0.1"
+PORT = 7860
+# The chain is CPU-bound (~25 ms a turn) and embeds with torch, which has threads of its own:
+# a few turns at a time keep the cores busy; more only contend. Measured with benchmarks/load.py.
+CONCURRENCY = 4
+STREAM_CHUNK_WORDS = 6
+STREAM_DELAY_S = 0.012  # between chunks: a visible stream, about half a second per answer
+CONTEXT_CHARS = 360  # of the paragraph shown either side of a quote in the sources panel
+
+BADGES = {
+    "answered": ("answered", "✓ Answered from the article"),
+    "abstained": ("abstained", "∅ Not in the article"),
+    "refused": ("refused", "⛔ Refused: no dosing advice"),
+    "invalid": ("invalid", "⚠ Couldn't read that message"),
+    "error": ("invalid", "⚠ Something went wrong"),
+}
+ERROR_MESSAGE = "Something went wrong on our side while answering; please try again."
+TIMED_STAGES = ("guard_in", "condense", "retrieve", "answer", "guard_out")
+
+CSS = """
+.gradio-container { max-width: 1280px !important; margin: 0 auto !important; }
+#title h1 { margin-bottom: 0.1em; }
+#title p { margin-top: 0; opacity: 0.8; }
+.badge { display: inline-block; padding: 2px 10px; border-radius: 999px; font-size: 0.85em;
+         font-weight: 600; letter-spacing: 0.01em; border: 1px solid transparent; }
+.badge-answered { background: #dcfce7; color: #14532d; border-color: #86efac; }
+.badge-abstained { background: #fef3c7; color: #78350f; border-color: #fcd34d; }
+.badge-refused { background: #fee2e2; color: #7f1d1d; border-color: #fca5a5; }
+.badge-invalid { background: #e5e7eb; color: #1f2937; border-color: #9ca3af; }
+.disclaimer { display: block; margin-top: 0.6em; padding-top: 0.4em; font-size: 0.85em;
+              opacity: 0.8; border-top: 1px dashed var(--border-color-primary); }
+.panel-title { font-weight: 600; font-size: 0.8em; text-transform: uppercase;
+               letter-spacing: 0.06em; opacity: 0.7; margin: 0.2em 0 0.4em; }
+.standalone { font-style: italic; margin: 0 0 0.4em; }
+.standalone-same { opacity: 0.7; font-size: 0.85em; }
+.source { border: 1px solid var(--border-color-primary); border-radius: 8px;
+          padding: 8px 12px; margin: 0 0 10px; background: var(--block-background-fill); }
+.source-head { display: flex; gap: 8px; align-items: baseline; font-size: 0.85em;
+               margin-bottom: 4px; }
+.source-num { font-weight: 700; }
+.source-section { opacity: 0.75; }
+.passage { margin: 0; line-height: 1.5; font-size: 0.92em; }
+.passage mark { background: #fde68a; color: #111827; padding: 0 2px; border-radius: 3px; }
+.empty { opacity: 0.6; font-size: 0.9em; }
+.timings { width: 100%; font-size: 0.82em; border-collapse: collapse; }
+.timings, .timings tr, .timings td { border: none !important; background: none !important; }
+.timings td { padding: 1px 4px; white-space: nowrap; }
+.timings .bar { background: #93c5fd; height: 8px; border-radius: 4px; min-width: 1px; }
+.timings .barcell { width: 60%; }
+.timings tr.total td { font-weight: 700; border-top: 1px solid var(--border-color-primary); }
+#examples button { font-size: 0.85em !important; }
+#article { max-width: 860px; margin: 0 auto; }
+"""
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering a Reply (pure functions: testable without a server)
+
+
+def as_text(message: object) -> str:
+    """User text made inert for the markdown chat: HTML escaped, markdown syntax escaped."""
+    text = message if isinstance(message, str) else ""
+    text = html.escape(text, quote=True)
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~>])", r"\\\1", text)
+
+
+def badge_html(status: str) -> str:
+    kind, label = BADGES.get(status, BADGES["invalid"])
+    return f'<span class="badge badge-{kind}" data-status="{html.escape(status)}">{label}</span>'
+
+
+def answer_markdown(reply_dict: dict) -> str:
+    """The bot's chat message: badge (not for plain answers), the answer, the disclaimer."""
+    answer = reply_dict.get("answer", "")
+    disclaimer = reply_dict.get("disclaimer") or DISCLAIMER
+    body = answer[: -len(disclaimer)].rstrip() if answer.endswith(disclaimer) else answer
+    parts = []
+    if reply_dict.get("status") != "answered":
+        parts.append(badge_html(reply_dict.get("status", "invalid")))
+    parts.append(body)
+    parts.append(f'<span class="disclaimer">{disclaimer.strip("*")}</span>')
+    return "\n\n".join(p for p in parts if p)
+
+
+def _passage_around(text: str, start: int, end: int) -> tuple[str, str, str]:
+    """The paragraph holding text[start:end], trimmed to CONTEXT_CHARS either side."""
+    para_start = text.rfind("\n\n", 0, start)
+    para_start = 0 if para_start < 0 else para_start + 2
+    para_end = text.find("\n\n", end)
+    para_end = len(text) if para_end < 0 else para_end
+    before = text[para_start:start]
+    after = text[end:para_end]
+    if len(before) > CONTEXT_CHARS:
+        cut = before.find(" ", len(before) - CONTEXT_CHARS)
+        before = "… " + before[cut + 1 :]
+    if len(after) > CONTEXT_CHARS:
+        cut = after.rfind(" ", 0, CONTEXT_CHARS)
+        after = after[: cut if cut > 0 else CONTEXT_CHARS] + " …"
+    return before.lstrip("#> "), text[start:end], after
+
+
+def sources_html(reply_dict: dict, texts: dict[str, str]) -> str:
+    """Each cited quote highlighted inside its paragraph, with its section."""
+    sources = reply_dict.get("sources") or []
+    if not sources:
+        return (
+            '<div class="panel-title">Sources</div><p class="empty">No quotes for this reply.</p>'
+        )
+    cards = ['<div class="panel-title">Sources</div><div class="sources">']
+    for source in sources:
+        text = texts.get(source.get("document", "article"), "")
+        start, end = source["start"], source["end"]
+        if text[start:end] == source["quote"]:
+            before, quote, after = _passage_around(text, start, end)
+        else:  # never expected: guard_out verifies every quote
+            before, quote, after = "", source["quote"], ""
+        cards.append(
+            f'<div class="source" id="source-{int(source["id"])}">'
+            f'<div class="source-head"><span class="source-num">[{int(source["id"])}]</span>'
+            f'<span class="source-section">§ {html.escape(source.get("section", ""))}</span></div>'
+            f'<p class="passage">{html.escape(before)}<mark>{html.escape(quote)}</mark>'
+            f"{html.escape(after)}</p></div>"
+        )
+    cards.append("</div>")
+    return "".join(cards)
+
+
+def details_html(reply_dict: dict, turn: int = 0) -> str:
+    """Status badge and the standalone question the turn used (``turn``: its number in the
+    conversation, for whoever waits on the page)."""
+    question = reply_dict.get("question", "")
+    standalone = reply_dict.get("standalone_question", "") or question
+    same = standalone.strip() == question.strip()
+    note = (
+        '<div class="standalone-same">(self-contained: used as asked)</div>'
+        if same
+        else '<div class="standalone-same">(rewritten from your follow-up)</div>'
+    )
+    return (
+        f'<div class="details" data-turn="{int(turn)}">'
+        f"{badge_html(reply_dict.get('status', 'invalid'))}"
+        f'<div class="panel-title" style="margin-top:0.8em">Standalone question</div>'
+        f'<p class="standalone" id="standalone">{html.escape(standalone)}</p>{note}</div>'
+    )
+
+
+def timings_html(reply_dict: dict) -> str:
+    """Per-stage timings as a small bar table."""
+    timings = reply_dict.get("timings_ms") or {}
+    total = timings.get("total") or sum(timings.values()) or 1.0
+    rows = []
+    for stage in (*TIMED_STAGES, *(k for k in timings if k not in TIMED_STAGES + ("total",))):
+        if stage not in timings:
+            continue
+        ms = timings[stage]
+        width = max(0.5, 100 * ms / total)
+        rows.append(
+            f"<tr><td>{html.escape(stage)}</td><td class='barcell'><div class='bar' "
+            f"style='width:{width:.1f}%'></div></td><td>{ms:.1f} ms</td></tr>"
+        )
+    rows.append(f"<tr class='total'><td>total</td><td></td><td>{total:.1f} ms</td></tr>")
+    return (
+        '<div class="panel-title">Timings</div><table class="timings" id="timings">'
+        + "".join(rows)
+        + "</table>"
+    )
+
+
+EMPTY_DETAILS = (
+    '<div class="details" data-turn="0"><div class="panel-title">Reply details</div>'
+    '<p class="empty">Ask a question: the status, the standalone question used, the cited '
+    "passages and the timings appear here.</p></div>"
+)
+
+
+# --------------------------------------------------------------------------------------------
+# The page
+
+
+def error_reply(message: object) -> dict:
+    text = message if isinstance(message, str) else ""
+    return {
+        "question": text,
+        "standalone_question": text,
+        "status": "error",
+        "answer": f"{ERROR_MESSAGE}\n\n{DISCLAIMER}",
+        "sources": [],
+        "disclaimer": DISCLAIMER,
+        "timings_ms": {},
+    }
+
+
+def build_app(assistant):
+    """The Gradio Blocks around one loaded Assistant."""
+    import gradio as gr
+
+    from assistant.chain import to_turn
+    from assistant.conversation import EXAMPLE_QUESTIONS, bounded
+    from assistant.corpus import parse_front_matter
+
+    texts = assistant.resources.texts
+    max_turns = assistant.settings.history_turns
+
+    def run_turn(message: object, turns: Sequence) -> tuple[dict, list]:
+        """One turn through the chain; any failure becomes a polite message, never a trace."""
+        if not isinstance(message, str | bytes):
+            message = ""
+        try:
+            reply = assistant.reply(message, bounded(turns or [], max_turns))
+        except Exception:  # the chain handles bad input; this is for bugs, logged not shown
+            log.exception("turn failed")
+            return error_reply(message), list(turns or [])
+        return reply.to_dict(), list(bounded([*(turns or []), to_turn(reply)], max_turns))
+
+    def respond(message, messages, turns):
+        """Show the question, answer it, stream the reply into the chat; fill the side panel."""
+        messages = [*(messages or []), {"role": "user", "content": as_text(message) or "&nbsp;"}]
+        keep = gr.skip()
+        yield [*messages, _bot("…")], keep, keep, keep, keep
+        reply, turns = run_turn(message, turns)
+        full = answer_markdown(reply)
+        for partial in _stream(full):
+            yield [*messages, _bot(partial)], keep, keep, keep, keep
+            time.sleep(STREAM_DELAY_S)
+        yield (
+            [*messages, _bot(full)],
+            turns,
+            details_html(reply, len(messages) // 2 + 1),
+            sources_html(reply, texts),
+            timings_html(reply),
+        )
+
+    def ask(message, turns):
+        """The API: one turn in this client's conversation; the Reply JSON."""
+        reply, turns = run_turn(message, turns)
+        return reply, turns
+
+    def reset_page():
+        return [], [], EMPTY_DETAILS, "", "", ""
+
+    body = next(iter(texts.values()), "")
+    body = body[parse_front_matter(body)[1] :]
+
+    with gr.Blocks(title="Ask the article", analytics_enabled=False) as demo:
+        gr.Markdown(
+            "# Ask the article\n"
+            "*Psychedelic-Assisted Therapy for Chronic Pain and Other Symptoms*, by Kent Bassett. "
+            "Answers are verbatim quotes from the article, each one cited.",
+            elem_id="title",
+        )
+        turns = gr.State([])
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat"), gr.Row(equal_height=False):
+                with gr.Column(scale=7):
+                    chatbot = gr.Chatbot(
+                        elem_id="chat",
+                        height=560,
+                        show_label=False,
+                        sanitize_html=True,
+                        render_markdown=True,
+                        feedback_options=None,
+                        buttons=["copy", "copy_all"],  # no "share": it posts to the Hub
+                        placeholder="Ask something about the article, or pick an example.",
+                    )
+                    with gr.Row():
+                        box = gr.Textbox(
+                            placeholder="Ask a question about the article…",
+                            show_label=False,
+                            scale=8,
+                            max_lines=4,
+                            elem_id="question",
+                            autofocus=True,
+                        )
+                        send = gr.Button("Ask", variant="primary", scale=1, elem_id="send")
+                    with gr.Row(elem_id="examples"):
+                        example_buttons = [
+                            gr.Button(q, size="sm", variant="secondary")
+                            for q in EXAMPLE_QUESTIONS[:4]
+                        ]
+                    new = gr.Button("New conversation", size="sm", elem_id="new-conversation")
+                with gr.Column(scale=5):
+                    details = gr.HTML(EMPTY_DETAILS, elem_id="details")
+                    sources = gr.HTML("", elem_id="sources")
+                    timings = gr.HTML("", elem_id="timings-panel")
+            with gr.Tab("Article", id="article-tab"):
+                gr.Markdown(body, elem_id="article")
+
+        # Take the question out of the box at once (so typing the next one is never
+        # overwritten), then answer it; one turn at a time per tab.
+        pending = gr.State("")
+        outputs = [chatbot, turns, details, sources, timings]
+        take = {"fn": lambda m: ("", m), "outputs": [box, pending], "queue": False,
+                "api_visibility": "private"}  # fmt: skip
+        chat = {"fn": respond, "inputs": [pending, chatbot, turns], "outputs": outputs,
+                "concurrency_id": "chain", "concurrency_limit": CONCURRENCY,
+                "api_visibility": "private"}  # fmt: skip
+        box.submit(inputs=[box], **take).then(**chat)
+        send.click(inputs=[box], **take).then(**chat)
+        for button in example_buttons:
+            button.click(inputs=[button], **take).then(**chat)
+        new.click(reset_page, None, [*outputs, box], api_visibility="private")
+        chatbot.clear(reset_page, None, [*outputs, box], api_visibility="private")
+
+        # The API: a stateful conversation per gradio_client session (hidden from the page).
+        api_turns = gr.State([])
+        api_message = gr.Textbox(visible=False)
+        api_reply = gr.JSON(visible=False, label="reply")
+        api_ask = gr.Button(visible=False)
+        api_reset = gr.Button(visible=False)
+        api_ask.click(
+            ask,
+            [api_message, api_turns],
+            [api_reply, api_turns],
+            api_name="ask",
+            api_description="Ask one question (follow-ups use this client's earlier turns); "
+            "returns the Reply JSON: question, standalone_question, status, answer, sources, "
+            "disclaimer, timings_ms.",
+            concurrency_id="chain",
+            concurrency_limit=CONCURRENCY,
+        )
+        api_reset.click(
+            lambda: [],
+            None,
+            [api_turns],
+            api_name="new_conversation",
+            api_description="Forget this client's earlier turns.",
+        )
+    return demo
+
+
+def _bot(content: str) -> dict:
+    return {"role": "assistant", "content": content}
+
+
+def _stream(text: str) -> Iterator[str]:
+    """Growing prefixes of ``text``, a few words at a time, never splitting an HTML tag."""
+    tokens = re.findall(r"<[^>]*>|\S+\s*|\s+", text)
+    out, words = "", 0
+    for token in tokens:
+        out += token
+        if not token.startswith("<"):
+            words += 1
+        if words >= STREAM_CHUNK_WORDS:
+            words = 0
+            yield out
+    if out:
+        yield out
+
+
+def launch(demo, host: str = HOST, port: int = PORT, quiet: bool = False):
+    """Serve the page: local by default, no share link, no analytics, no server-side render."""
+    import gradio as gr
+
+    font = (
+        gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)),
+        "ui-sans-serif",
+        "system-ui",
+        "sans-serif",
+    )
+    theme = gr.themes.Soft(primary_hue="indigo", neutral_hue="slate", font=font)
+    demo.queue(default_concurrency_limit=CONCURRENCY).launch(
+        server_name=host,
+        server_port=port,
+        share=False,
+        show_error=False,
+        ssr_mode=False,
+        quiet=quiet,
+        footer_links=["api"],
+        theme=theme,
+        css=CSS,
+    )
+
+
+@contextmanager
+def spawn(
+    port: int | None = None,
+    host: str = HOST,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+) -> Iterator[str]:
+    """Run the page in a child process (for tests and the load run); yields its URL once it
+    serves, and stops it after."""
+    import os
+    import socket
+    import subprocess
+    import tempfile
+
+    if port is None:
+        with socket.socket() as probe:
+            probe.bind((host, 0))
+            port = probe.getsockname()[1]
+    url = f"http://{host}:{port}/"
+    command = [sys.executable, str(Path(__file__).resolve()), "--host", host, "--port", str(port)]
+    with tempfile.TemporaryFile("w+") as output:
+        proc = subprocess.Popen(
+            command,
+            env={**os.environ, **(env or {})},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parent,
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while not _serves(url):
+                if proc.poll() is not None:
+                    output.seek(0)
+                    raise RuntimeError(f"app exited ({proc.returncode}):\n{output.read()[-3000:]}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"app did not serve {url} within {timeout} s")
+                time.sleep(0.3)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _serves(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url + "gradio_api/info", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default=HOST, help=f"address to bind (default {HOST})")
+    parser.add_argument("--port", type=int, default=PORT, help=f"port (default {PORT})")
+    parser.add_argument("--index-dir", help="index folder (default: ASSISTANT_INDEX_DIR or index/)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+    from assistant.chain import Assistant
+
+    settings = Settings().replace(index_dir=Path(args.index_dir) if args.index_dir else None)
+    print("Loading the assistant (the index builds itself on first run)…", file=sys.stderr)
+    assistant = Assistant(settings)
+    launch(build_app(assistant), args.host, args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
