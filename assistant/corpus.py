@@ -231,11 +231,11 @@ def add_document(corpus_dir: Path, source: Path, max_passage_words: int = 120) -
     document = load_document(source, max_passage_words)
     if not document.passages:
         raise ValueError(f"{source.name}: no text to index")
+    corpus_dir.mkdir(parents=True, exist_ok=True)
     target = corpus_dir / source.name
     clash = [p for p in corpus_files(corpus_dir) if p.stem == source.stem and p != target]
     if clash:
         raise ValueError(f"{clash[0].name} is already document {source.stem!r}; rename the file")
-    corpus_dir.mkdir(parents=True, exist_ok=True)
     if source.resolve() != target.resolve():
         shutil.copyfile(source, target)
     return replace(document, path=target)
