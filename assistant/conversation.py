@@ -252,14 +252,17 @@ def find_subject(history: Sequence[Turn], names: NameIndex, window: int = 4) -> 
 _GENDERED = re.compile(r"\b(he|him|his|himself|she|her|hers|herself)\b", re.I)
 _FEMININE = {"she", "her", "hers", "herself"}
 _MASCULINE = {"he", "him", "his", "himself"}
+# How far after a name its pronoun is looked for: "James Close, who works at the Centre for
+# Psychedelic Research, ..., United Kingdom. In an article he co-authored" is 150 characters.
+_GENDER_WINDOW = 200
 _gender_cache: dict[int, tuple[object, dict[str, str]]] = {}
 _gender_lock = Lock()
 
 
 def infer_genders(texts: Iterable[str], names: NameIndex) -> dict[str, str]:
     """``{"James Close": "m", "Callie": "f", ...}`` from the first gendered pronoun after each
-    mention (up to the next named person or paragraph end, within two sentences); a majority
-    of mentions decides, ties and names with no pronoun stay unknown."""
+    mention (before the next named person, the paragraph end, or ``_GENDER_WINDOW``
+    characters); a majority of mentions decides; ties and names with no pronoun stay unknown."""
     people = [c for c in names.names.values() if _is_person(c)]
     patterns = {
         c.name: re.compile(
@@ -284,9 +287,7 @@ def infer_genders(texts: Iterable[str], names: NameIndex) -> dict[str, str]:
                 if other != name:
                     stop = start2
                     break
-            window = text[end:stop]
-            window = window.split("\n\n", 1)[0]
-            window = ".".join(re.split(r"(?<=[.!?])\s", window)[:2])
+            window = text[end : min(stop, end + _GENDER_WINDOW)].split("\n\n", 1)[0]
             pronoun = _GENDERED.search(window)
             if pronoun:
                 word = pronoun.group(1).lower()
@@ -335,9 +336,12 @@ _ELLIPSIS = re.compile(
 )
 _LEADING_AND = re.compile(r"^\s*(?:and|but|also|so|ok(?:ay)?)[,\s]+(?=\S)", re.I)
 _CLAUSE_START = re.compile(rf"^(?:{_WH}|{_AUX}|i|you|we|he|she|it|they|there|let|tell)\b", re.I)
+# "For what condition?", "When?", "How long?": a wh-phrase with no verb of its own (no
+# auxiliary, no pronoun, no past tense), to be completed from the previous question.
 _FRAGMENT = re.compile(
     rf"^\s*(?P<f>(?:(?:for|in|with|from|since|by|to|at|until|on)\s+)?{_WH}"
-    r"(?:\s+(?!(?:" + _AUX[3:-1] + r")\b)[\w-]+){0,2}|why not|how so|since when)"
+    r"(?:\s+(?!(?:" + _AUX[3:-1] + r"|he|she|her|him|his|it|its|they|them|their|i|you|we)\b)"
+    r"(?![\w-]+ed\b)[\w-]+){0,2}|why not|how so|since when)"
     r"\s*[?.!]*\s*$",
     re.I,
 )
@@ -446,9 +450,12 @@ def _refers_to_person(subject: Subject) -> bool:
     )
 
 
-def _resolve_things(question: str, subject: Subject) -> tuple[str, bool]:
-    """Replace "it", "that study", "them"... with the topic, or the person's work."""
+def _resolve_things(question: str, subject: Subject, pronouns: bool = True) -> tuple[str, bool]:
+    """Replace "it", "that study", "them"... with the topic, or the person's work (only the
+    demonstratives, "that study", when ``pronouns`` is off)."""
     for match in _THING_REFERENCE.finditer(question):
+        if match.group("pro") and not pronouns:
+            continue
         resolved = _resolve_thing(question, match, subject)
         if resolved:
             return resolved, True
@@ -608,9 +615,9 @@ def condense_followup(
         text, person = _resolve_people(text, subject, genders)
         text, group = _resolve_group(text, subject)
         changed = person or group
-    if not _SUBSTANCE.search(body) or _THING_REFERENCE.search(body):
-        text, thing = _resolve_things(text, subject)
-        changed = changed or thing
+    # "Is it safe to mix MDMA with alcohol?": a question naming its own substance keeps "it".
+    text, thing = _resolve_things(text, subject, pronouns=not _SUBSTANCE.search(body))
+    changed = changed or thing
     text, of = _resolve_of(text, subject)
     changed = changed or of
     if changed:
