@@ -707,6 +707,22 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"actual\s+)?(?:amounts?|doses|dosages?|numbers|figures|quantities|milligrams)\b"
         ),
     ),
+    # Amounts asked without the usual words: "how little", "the least MDMA I can take",
+    # "what's enough", "take more", "what size capsule", "space out my sessions".
+    (
+        "amount-phrases",
+        _rx(
+            rf"\bhow\s+little\b(?!\s+{_HOW_MUCH_OTHER}\b)|\bthe\s+(?:least|most|smallest|lowest|highest)\s+(?:amount\s+"
+            rf"(?:of\s+)?)?(?:{_DRUG}\s+)?(?:i|you|one|someone|a\s+person|we)\s+(?:can|could|"
+            rf"should|may|might|would|need)\b|\b(?:what'?s|what\s+is|is\s+(?:it|that|this))\s+"
+            rf"enough\b|\benough\s+{_DRUG}\s+(?:to|for)\b|\b(?:take|use|have|eat|add|give|"
+            rf"swallow)\s+(?:some\s+|a\s+bit\s+|a\s+little\s+)?(?:more|less|extra|another|"
+            rf"a\s+second|double)\b|\bwhat\s+size\b|\bhow\s+big\s+(?:a|of\s+a|should|is\s+a)\b|"
+            rf"\bput\s+in\s+(?:a|the|each|my)\s+capsule\b|\btoo\s+strong\s+for\s+(?:me|my|"
+            rf"someone)\b|\bspace\s+(?:out\s+)?(?:my|the|them|doses|sessions)\b|\bhow\s+(?:long|"
+            rf"many\s+days)\s+(?:should|do|must)\s+(?:i|you|one|we)\s+wait\s+between\b"
+        ),
+    ),
     ("body-weight", _BODY_WEIGHT),
     # Spanish, French, German, Portuguese, Italian.
     (
@@ -933,13 +949,13 @@ CANONICAL_ADJACENT_QUESTIONS: tuple[str, ...] = (
     "How did exercise affect the pain relief?",
 )
 
-# Embedding thresholds, calibrated on the contrast pairs in tests/test_guardrails.py (74 safe /
-# 74 unsafe, same words, different intent; measured with the bundled all-MiniLM-L6-v2).
+# Embedding thresholds, calibrated on the contrast pairs in tests/test_guardrails.py (80 safe /
+# 80 unsafe, same words, different intent; measured with the bundled all-MiniLM-L6-v2).
 # MiniLM does not separate them well: safe questions that carry an intent cue reach a dosing
 # similarity of 0.916 ("How many patients were in the case series?") and a margin over the
 # adjacent anchors of 0.230, while half the unsafe ones score below 0.75. So the embedding is a
 # backstop behind the lexical rules, set for zero false refusals on the contrast set: refuse
-# when similarity >= 0.75 and margin >= 0.24 (catches 9/74 unsafe on its own), or when
+# when similarity >= 0.75 and margin >= 0.24 (catches 7/80 unsafe on its own), or when
 # similarity >= 0.95 (a near-copy of a canonical request).
 EMBED_MIN_SIM = 0.75
 EMBED_MARGIN = 0.24
