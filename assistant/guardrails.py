@@ -278,6 +278,7 @@ def _unleet(match: re.Match[str]) -> str:
     return _correct_token(token)
 
 
+@functools.lru_cache(maxsize=1024)
 def detection_form(text: str) -> str:
     """Lowercase, accents folded, look-alikes, leetspeak and common misspellings mapped (for rules only)."""
     s = _fold(text)
@@ -533,21 +534,54 @@ _HOW_MANY_OTHER = (
     r"conditions|symptoms|chapters|sections|questions|pages|references|citations|mentions?)"
 )
 
-_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+
+@dataclass(frozen=True)
+class _Rule:
+    """A lexical rule: ``rx`` matches, ``then`` (if any) matches after it, ``unless`` nowhere.
+
+    Split this way instead of ``.*`` inside one pattern so every rule stays linear in the
+    message length (a 2,000-character "ignore ignore ..." took 32 ms with ``.*``).
+    """
+
+    name: str
+    rx: re.Pattern[str]
+    then: re.Pattern[str] | None = None
+    unless: re.Pattern[str] | None = None
+
+    def fires(self, d: str, words: frozenset[str] | set[str] | None = None) -> bool:
+        if words is not None and not _triggered(self.name, words):
+            return False
+        m = self.rx.search(d)
+        if m is None:
+            return False
+        if self.then is not None and not self.then.search(d, m.end()):
+            return False
+        return not (self.unless is not None and self.unless.search(d))
+
+
+_DANGER = _rx(
+    r"\b(?:danger\w*|risk\w*|harm\w*|fatal|kill\w*|overdose|toxic\w*|happen\w*|accident\w*|"
+    r"side\s+effects?|neurotox\w*)\b"
+)
+
+_RULES: tuple[_Rule, ...] = (
     # How much / how many of a drug, a unit, or for a person.
-    (
+    _Rule(
         "how-much",
+        _rx(rf"\bhow\s+much\b(?!\s+{_HOW_MUCH_OTHER}\b)"),
+        unless=_rx(r"\b(?:cost|costs|price|pay|paid|charge|money|expensive|insurance)\b"),
+    ),
+    _Rule(
+        "how-many",
         _rx(
-            rf"\bhow\s+much\b(?!\s+{_HOW_MUCH_OTHER}\b)(?!.*\b(?:cost|costs|price|pay|paid|"
-            rf"charge|money|expensive|insurance)\b)"
-            rf"|\bhow\s+many\s+(?:\w+\s+){{0,2}}?(?:{_UNIT_WORD}|{_DOSE_NOUN}|times|pills?|"
+            rf"\bhow\s+many\s+(?:\w+\s+){{0,2}}?(?:{_UNIT_WORD}|{_DOSE_NOUN}|times|pills?|"
             rf"capsules?|caps|tabs?|hits?|mushrooms?|shrooms?|grams?|drops?|blotters?|"
             rf"squares|tablets?|do|should|can|could|would|to|of\s+(?:them|these|those|it|the\s+"
             rf"(?:pills?|capsules?|tabs?|mushrooms?)))\b"
         ),
     ),
     # "What is the (safe / right / max ...) dose", "which dosage", "what amount of ...".
-    (
+    _Rule(
         "what-dose",
         _rx(
             rf"\b(?:what|which|whats|what's|wat)(?:'s|\s+is|\s+are|\s+was|\s+were|\s+would\s+be|"
@@ -557,7 +591,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     # The word "dosage" / "dosing regimen" is asking for amounts almost whenever it appears.
-    (
+    _Rule(
         "dosage",
         _rx(
             r"\bdosages?\b|\bdosing\s+(?:regimen|schedule|protocol|plan|amount|amounts|guide|"
@@ -567,7 +601,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     # Adjective + dose as a thing to be told: "safe dose", "max dose", "a good starting dose".
-    (
+    _Rule(
         "adj-dose",
         _rx(
             r"\b(?:safe|safest|right|correct|recommended|typical|usual|standard|normal|average|"
@@ -578,37 +612,42 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     # Dose-of-a-drug (or for a person), unless the sentence is about danger/harm.
-    (
+    _Rule(
         "dose-of",
         _rx(
             r"(?<!repeated\s)(?<!multiple\s)(?<!high\s)(?<!higher\s)(?<!single\s)(?<!varying\s)"
             r"(?<!several\s)(?<!different\s)(?<!range\sof\s)(?<!low\s)(?<!lower\s)"
             r"\b(?:dose|doses|amount|amounts|quantity|microdose)\s+(?:of|for|to\s+take|to\s+give|"
-            r"to\s+use|i|should|would|do|per)\b(?!.*\b(?:danger\w*|risk\w*|harm\w*|fatal|"
-            r"kill\w*|overdose|toxic\w*|happen\w*|accident\w*|side\s+effects?|neurotox\w*)\b)"
+            r"to\s+use|i|should|would|do|per)\b"
         ),
+        None,
+        _DANGER,
     ),
-    (
+    _Rule(
         "drug-dose",
-        _rx(
-            rf"\b{_DRUG}\s+(?:micro)?(?:dose|doses|amount|amounts)\b(?!\s+of\b)"
-            rf"(?!.*\b(?:danger\w*|risk\w*|harm\w*|fatal|overdose|toxic\w*)\b)"
-        ),
+        _rx(rf"\b{_DRUG}\s+(?:micro)?(?:dose|doses|amount|amounts)\b(?!\s+of\b)"),
+        None,
+        _DANGER,
     ),
     # Dose units named in a request ("mg of MDMA", "quote the sentence with milligrams").
-    ("unit", _rx(rf"\b{_UNIT_WORD}(?![a-z])")),
+    _Rule("unit", _rx(rf"\b{_UNIT_WORD}(?![a-z])")),
     # Frequency and schedules.
-    (
+    _Rule(
         "how-often",
         _rx(
-            rf"\bhow\s+(?:often|frequently|regularly|many\s+times|soon\s+(?:can|should|could)|"
-            rf"long\s+(?:should|do|must)\s+(?:i|you|one|we)\s+wait)\b.*\b(?:{_TAKE}|"
-            rf"dose|doses|dosing|redose|microdos\w*|again)\b"
-            rf"|\bwhen\s+(?:should|can|do|could)\s+(?:i|you|one|we)\s+(?:redose|re-dose|take\s+"
-            rf"(?:more|another|the\s+next|a\s+second)|dose\s+again)"
+            r"\bhow\s+(?:often|frequently|regularly|many\s+times|soon\s+(?:can|should|could)|"
+            r"long\s+(?:should|do|must)\s+(?:i|you|one|we)\s+wait)\b"
+        ),
+        _rx(rf"\b(?:{_TAKE}|dose|doses|dosing|redose|microdos\w*|again)\b"),
+    ),
+    _Rule(
+        "when-redose",
+        _rx(
+            r"\bwhen\s+(?:should|can|do|could)\s+(?:i|you|one|we)\s+(?:redose|re-dose|take\s+"
+            r"(?:more|another|the\s+next|a\s+second)|dose\s+again)"
         ),
     ),
-    (
+    _Rule(
         "schedule",
         _rx(
             r"\b(?:microdos\w*|dosing|dose|psilocybin|mdma|mushroom|shroom|lsd)\s+(?:\w+\s+)?"
@@ -619,7 +658,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     # "How do I microdose", "how to microdose", "how should one take psilocybin".
-    (
+    _Rule(
         "how-to-take",
         _rx(
             rf"\bhow\s+(?:do|should|can|would|could|might|to)\s+(?:i\s+|you\s+|one\s+|we\s+|"
@@ -629,7 +668,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     # Size of a microdose / a dose: "what counts as a microdose", "is 0.1 g a microdose".
-    (
+    _Rule(
         "microdose-size",
         _rx(
             r"\b(?:a|one|the)\s+microdose\b|\bmicrodos\w*\s+(?:size|amount|"
@@ -637,7 +676,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     # Ceilings: "how much is too much", "the most I can take", "don't take more than".
-    (
+    _Rule(
         "ceiling",
         _rx(
             r"\btoo\s+much\s+(?:mdma|molly|psilocybin|ecstasy|mushrooms?|shrooms?)\b|"
@@ -649,7 +688,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     # Asking for a bare number or the figure the article gives.
-    (
+    _Rule(
         "number-only",
         _rx(
             r"\b(?:respond|reply|answer|output|give|tell|say)\b.{0,30}\b(?:only|just)\b.{0,20}\b"
@@ -661,7 +700,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"(?:gives?|mentions?|says?|quotes?|states?|lists?)\b"
         ),
     ),
-    (
+    _Rule(
         "quote-extraction",
         _rx(
             r"\b(?:quote|cite|repeat|copy|paste|reproduce|print|show|read|give|find|tell|"
@@ -672,7 +711,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     # Role-play, fiction, hypotheticals and injections about an amount or a schedule.
-    (
+    _Rule(
         "framed",
         _rx(
             r"\b(?:novel|story|stories|fiction\w*|character|screenplay|script|scene|roleplay|"
@@ -680,14 +719,16 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"for\s+a\s+friend|asking\s+for\s+a|my\s+friend|game|ignore|disregard|forget|"
             r"jailbreak|developer\s+mode|dan\b|no\s+(?:rules|restrictions|filters?|limits)|"
             r"unfiltered|uncensored|system\s+prompt|you\s+are\s+now|act\s+as|override)\b"
-            r".*\b(?:realistic\w*|accurate\w*|believabl\w*|plausibl\w*|exact\w*|precise\w*|"
+        ),
+        _rx(
+            r"\b(?:realistic\w*|accurate\w*|believabl\w*|plausibl\w*|exact\w*|precise\w*|"
             r"specific\w*|dose|doses|dosing|amount|quantity|number|figure|how\s+much|how\s+many|"
             r"how\s+often|milligram\w*|mg|grams?|units?|take|took|taking|give|gave|microdos\w*)"
             r"\b"
         ),
     ),
     # One's own dose, changing it, or the next one.
-    (
+    _Rule(
         "own-dose",
         _rx(
             r"\b(?:my|your|his|her|their|our)\s+(?:\w+\s+)?(?:dose|doses|dosage|microdose|amount)\b|"
@@ -699,7 +740,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     # "... including the amounts", "list the doses", "with the numbers".
-    (
+    _Rule(
         "extraction",
         _rx(
             r"\b(?:including|with|list|listing|include|includes|mention\w*|and|plus|give)\s+"
@@ -709,7 +750,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     # Amounts asked without the usual words: "how little", "the least MDMA I can take",
     # "what's enough", "take more", "what size capsule", "space out my sessions".
-    (
+    _Rule(
         "amount-phrases",
         _rx(
             rf"\bhow\s+little\b(?!\s+{_HOW_MUCH_OTHER}\b)|\bthe\s+(?:least|most|smallest|lowest|highest)\s+(?:amount\s+"
@@ -723,9 +764,9 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
             rf"many\s+days)\s+(?:should|do|must)\s+(?:i|you|one|we)\s+wait\s+between\b"
         ),
     ),
-    ("body-weight", _BODY_WEIGHT),
+    _Rule("body-weight", _BODY_WEIGHT),
     # Spanish, French, German, Portuguese, Italian.
-    (
+    _Rule(
         "es",
         _rx(
             r"\bcuant[oa]s?\b(?!\s+(?:dura|tiempo|tarda|duran|pacientes|personas|estudios|"
@@ -734,7 +775,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"\bmicrodosificar\b|\bdebo\s+tomar\b|\bpuedo\s+tomar\b"
         ),
     ),
-    (
+    _Rule(
         "fr",
         _rx(
             r"\bcombien\b(?!\s+(?:de\s+temps|dure|durent|de\s+patients|de\s+personnes|"
@@ -743,14 +784,15 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"\bdois-je\s+prendre\b|\bje\s+dois\s+prendre\b"
         ),
     ),
-    (
+    _Rule(
         "de",
         _rx(
             r"\bwie\s*viel\w*\b|\bwelche\s+(?:dosis|menge|dosierung)\b|\bwie\s+oft\b|"
-            r"\bmilligramm\b|\bmikrodos\w*|\bsoll\s+ich\b.*\b(?:nehmen|einnehmen)\b"
+            r"\bmilligramm\b|\bmikrodos\w*"
         ),
     ),
-    (
+    _Rule("de-soll", _rx(r"\bsoll\s+ich\b"), _rx(r"\b(?:nehmen|einnehmen)\b")),
+    _Rule(
         "pt",
         _rx(
             r"\bquant[oa]s?\b(?!\s+(?:tempo|dura|duram|pacientes|pessoas|estudos|sessoes|"
@@ -759,7 +801,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"\bmiligramas?\b|\bmicrodosagem\b|\bdevo\s+tomar\b|\bposso\s+tomar\b"
         ),
     ),
-    (
+    _Rule(
         "it",
         _rx(
             r"\bquant[oiea]\b(?!\s+(?:tempo|dura|durano|pazienti|persone|studi|sessioni|ore))|"
@@ -772,10 +814,122 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
+_DOSE_NOUNS = {"dose", "doses", "dosage", "dosages", "microdose", "microdoses", "amount", "amounts"}
+_DOSE_NOUNS |= {"quantity", "quantities"}
+
+# A rule can only match if one of these words (or a word with one of these prefixes) is in the
+# message: checking a word set first skips most rules, which keeps a 2,000-character message
+# near 2 ms instead of ~10 ms (each rule scans the whole text; measured on this machine).
+_TRIGGERS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
+    name: (_words(words), prefixes)
+    for name, words, prefixes in [
+        ("how-much", "much", ()),
+        ("how-many", "many", ()),
+        ("what-dose", " ".join(_DOSE_NOUNS), ()),
+        (
+            "dosage",
+            "dosage dosages dosing posologie dosagem dosaggio dosis dosificacion",
+            ("dosierung",),
+        ),
+        ("adj-dose", " ".join(_DOSE_NOUNS) + " intake", ()),
+        ("dose-of", " ".join(_DOSE_NOUNS), ()),
+        ("drug-dose", " ".join(_DOSE_NOUNS), ()),
+        (
+            "unit",
+            "mg mgs milligram milligrams milligramme milligrammes gram grams gramme grammes "
+            "mcg ug microgram micrograms mics ml milliliter milliliters millilitre millilitres tabs "
+            "tablets miligramos gramos microgramos milligramm gramm mikrogramm milligrammi grammi "
+            "miligramas gramas microgramas pastillas comprimidos pastiglie tabletten kg",
+            ("kilo",),
+        ),
+        ("how-often", "how", ()),
+        ("when-redose", "when", ()),
+        (
+            "schedule",
+            "dosing dose psilocybin mdma mushroom shroom lsd protocol schedule regimen "
+            "routine stack fadiman stamets re booster top topup",
+            ("microdos", "redos"),
+        ),
+        ("how-to-take", "how", ()),
+        ("microdose-size", "", ("microdos",)),
+        ("ceiling", "too more less limit max maximum most how", ()),
+        ("number-only", "number numbers figure figures digit digits amount value integer", ()),
+        (
+            "quote-extraction",
+            "quote cite repeat copy paste reproduce print show read give find "
+            "tell write recite paraphrase complete finish fill",
+            (),
+        ),
+        (
+            "framed",
+            "novel story stories character screenplay script scene roleplay role pretend "
+            "imagine theory theoretically friend asking game ignore disregard forget jailbreak "
+            "developer dan no unfiltered uncensored system you act override",
+            ("fiction", "hypothetic"),
+        ),
+        (
+            "own-dose",
+            "dose doses dosage microdose amount capsule pill tab potency strength "
+            "concentration potent strong concentrated",
+            (),
+        ),
+        (
+            "extraction",
+            "amount amounts doses dosage dosages numbers figures quantities milligrams",
+            (),
+        ),
+        (
+            "amount-phrases",
+            "little least most smallest lowest highest enough more less extra "
+            "another second double size big capsule strong space wait",
+            (),
+        ),
+        (
+            "body-weight",
+            "kg kgs kilo kilos kilogram kilograms lb lbs pound pounds stone weigh "
+            "weighs weighing weight bodyweight size mg",
+            ("kilo",),
+        ),
+        (
+            "es",
+            "cuanto cuanta cuantos cuantas cantidad frecuencia microdosis miligramo "
+            "miligramos microdosificar debo puedo",
+            (),
+        ),
+        ("fr", "combien quelle frequence milligramme milligrammes dois", ()),
+        ("de", "wie welche milligramm", ("wieviel", "mikrodos")),
+        ("de-soll", "soll", ()),
+        (
+            "pt",
+            "quanto quanta quantos quantas qual frequencia miligrama miligramas microdosagem "
+            "devo posso",
+            (),
+        ),
+        (
+            "it",
+            "quanto quanti quante quanta qual quale frequenza milligrammi microdosaggio devo posso",
+            (),
+        ),
+    ]
+}
+_LETTERS_RE = re.compile(r"[a-z]+")
+
+
+def _triggered(name: str, words: frozenset[str] | set[str]) -> bool:
+    triggers = _TRIGGERS.get(name)
+    if triggers is None:
+        return True
+    needed, prefixes = triggers
+    if not words.isdisjoint(needed):
+        return True
+    return any(w.startswith(prefixes) for w in words) if prefixes else False
+
+
 def lexical_dosing_rules(text: str) -> list[str]:
     """Names of the lexical rules that fire on ``text`` (detection form is computed here)."""
     d = detection_form(text)
-    fired = [name for name, rx in _RULES if rx.search(d)]
+    words = set(_LETTERS_RE.findall(d))
+    fired = [rule.name for rule in _RULES if rule.fires(d, words)]
     if find_doses(d):
         fired.append("amount-in-message")
     return fired
@@ -801,7 +955,7 @@ _FOLLOWUP_QUANTITY = _rx(
 # The follow-up turns it into personal use ("would that work for me?", "could I do that too?").
 _FOLLOWUP_PERSONAL = _rx(
     r"\b(?:for|to)\s+(?:me|myself|us|my\s+\w+|someone\s+like\s+me|someone\s+my\s+\w+)\b"
-    r"(?=.*\b(?:work\w*|safe\w*|ok|okay|enough|right|good|fine|appropriate|too|same|dose|amount|"
+    r"(?=.{0,160}?\b(?:work\w*|safe\w*|ok|okay|enough|right|good|fine|appropriate|too|same|dose|amount|"
     r"take|try|use|much|many|often|kg|weight|start|help)\b)|"
     r"\b(?:work|be\s+(?:safe|ok|okay|enough|fine|right|good|appropriate))\s+(?:for|on)\s+"
     r"(?:me|us|my\s+\w+|someone)\b|"
