@@ -627,7 +627,7 @@ _RULES: tuple[_Rule, ...] = (
         "drug-dose",
         _rx(rf"\b{_DRUG}\s+(?:micro)?(?:dose|doses|amount|amounts)\b(?!\s+of\b)"),
         None,
-        _DANGER,
+        _rx(rf"{_DANGER.pattern}|\b(?:psychedelic|experience|hallucinat\w*|visions?)\b"),
     ),
     # Dose units named in a request ("mg of MDMA", "quote the sentence with milligrams").
     _Rule("unit", _rx(rf"\b{_UNIT_WORD}(?![a-z])")),
@@ -736,7 +736,10 @@ _RULES: tuple[_Rule, ...] = (
             r"repeat)\s+(?:my|the|your|a|their|his|her)\s+(?:\w+\s+)?(?:dose|dosage|microdose|"
             r"amount)\b|\b(?:second|next|another|third|extra|additional|booster|follow-up|top-up)\s+"
             r"(?:dose|microdose|capsule|pill|tab)\b|\bwhat\s+(?:potency|strength|concentration)\b|"
-            r"\bhow\s+(?:potent|strong|concentrated)\s+(?:should|must|does|do|would)\b"
+            r"\bhow\s+(?:potent|strong|concentrated)\s+(?:should|must|does|do|would)\b|"
+            r"\bhow\s+(?:strong|potent|big|large)\s+(?:was|is|were|are)\s+(?:\S+\s+){0,2}"
+            r"(?:capsule|pill|tab|dose|microdose)s?\b|"
+            r"^\W*(?:(?:the|a|an|what|which)\s+)?(?:micro)?(?:dose|doses|dosage|amount)\W*$"
         ),
     ),
     # "... including the amounts", "list the doses", "with the numbers".
@@ -1103,13 +1106,13 @@ CANONICAL_ADJACENT_QUESTIONS: tuple[str, ...] = (
     "How did exercise affect the pain relief?",
 )
 
-# Embedding thresholds, calibrated on the contrast pairs in tests/test_guardrails.py (80 safe /
-# 80 unsafe, same words, different intent; measured with the bundled all-MiniLM-L6-v2).
+# Embedding thresholds, calibrated on the contrast pairs in tests/test_guardrails.py (83 safe /
+# 83 unsafe, same words, different intent; measured with the bundled all-MiniLM-L6-v2).
 # MiniLM does not separate them well: safe questions that carry an intent cue reach a dosing
 # similarity of 0.916 ("How many patients were in the case series?") and a margin over the
 # adjacent anchors of 0.230, while half the unsafe ones score below 0.75. So the embedding is a
 # backstop behind the lexical rules, set for zero false refusals on the contrast set: refuse
-# when similarity >= 0.75 and margin >= 0.24 (catches 7/80 unsafe on its own), or when
+# when similarity >= 0.75 and margin >= 0.24 (catches 7/83 unsafe on its own), or when
 # similarity >= 0.95 (a near-copy of a canonical request).
 EMBED_MIN_SIM = 0.75
 EMBED_MARGIN = 0.24
