@@ -3,8 +3,9 @@ verbatim, in article order, each cited; or abstain when nothing in the article a
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -12,16 +13,31 @@ import numpy as np
 
 from assistant.types import Passage, Sentence, Source
 
-# Thresholds measured on evals/cases (answer vs abstain), see evals/README.md.
-ABSTAIN_BELOW = 0.40  # best sentence score under this: the article does not cover the question
-KEEP_WITHIN = 0.15  # further quotes must score within this of the best one
-LEXICAL_WEIGHT = 0.30  # share of the question's content words found in the sentence
-NAME_BONUS = 0.10  # sentence reports on a person the question names
-RANK_BONUS = 0.10  # scaled by the passage's fused rank (1st: full, 4th: a quarter)
-# "What did Close find?" has no words in common with the findings it asks for, and MiniLM ranks
-# them below the sentence that merely names him (0.03-0.11 vs 0.35): a question asking for
-# findings favours sentences that report one (quoted results, reporting verbs).
-FINDING_BONUS = 0.35
+# What makes a sentence the answer: features of each (sentence, question) pair, weighted by a
+# logistic regression fitted on half of evals/cases and checked on the other half
+# (`python -m evals.fit_scorer` prints both and these weights).
+# Each weight is the mean of the two folds' fits, rounded; "passage" flipped sign between folds
+# and is left at zero.
+FEATURES = ("similarity", "lexical", "passage", "rank", "named", "finding", "answer_type")
+WEIGHTS = {
+    "similarity": 2.2,
+    "lexical": 5.2,
+    "passage": 0.0,
+    "rank": 2.7,
+    "named": 1.2,
+    "finding": 1.5,
+    "answer_type": 1.7,
+}
+KEEP_WITHIN = 3.0  # further quotes must score within this (log-odds) of the best one
+# No sentence this similar (cosine, MiniLM) and no cited name asked about: the article does not
+# cover the question. Off-topic questions reached at most 0.17 here, answerable ones at least 0.20.
+RELEVANCE_FLOOR = 0.18
+KEEP_WITHIN = 3.0  # further quotes must score within this of the best one
+# A question word the article never uses and English rarely does (wordfreq Zipf < 3) names a
+# specific thing (ketamine, ibuprofen, sourdough) the article is silent on. Paraphrase words
+# that matter share a stem with an article word ("sociable" ~ "social", "talkative" ~ "talk").
+RARE_ZIPF = 3.3
+
 _ASKS_FINDINGS = re.compile(
     r"\b(find|found|finding|findings|conclude|conclusion|result|results|discover\w*|show|showed|"
     r"report|reported|say|said|says|write|wrote|writes|claim\w*|argue\w*|learn\w*|suggest\w*)\b",
@@ -32,6 +48,61 @@ _REPORTS_FINDING = re.compile(
     r"promise|efficacy|relief|analysis)\b",
     re.I,
 )
+# Questions that ask for a count or a date are only answered by a sentence that has one.
+_ASKS_COUNT = re.compile(r"\b(how many|how much|how old)\b", re.I)
+_HAS_COUNT = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty|hundred|"
+    r"dozen|single|half|several|many)\b",
+    re.I,
+)
+_ASKS_DATE = re.compile(r"^\s*when\b|\b(what year|which year|since when)\b", re.I)
+_HAS_DATE = re.compile(
+    r"\b(1[89]\d\d|20\d\d|\d\ds|morning|evening|yet|next \w+ months|before|after|prior)\b", re.I
+)
+# The kind of answer a wh-question wants, and what a sentence giving it looks like.
+_ANSWER_TYPES = (
+    (re.compile(r"\bwho\b", re.I), re.compile(r"\b[A-Z][a-z]+ [A-Z][a-z]+")),
+    (
+        re.compile(r"\b(when|what year)\b", re.I),
+        re.compile(r"\b(1[89]\d\d|20\d\d|morning|yet|months)\b"),
+    ),
+    (re.compile(r"\bwhere\b", re.I), re.compile(r"\b(at|in) (the )?[A-Z]")),
+    (re.compile(r"\bhow many\b", re.I), re.compile(r"\d|\b(one|two|three|four|five|ten)\b", re.I)),
+    (
+        re.compile(r"\bwhy\b", re.I),
+        re.compile(r"\b(because|so|since|allows?|prevented|due|which can)\b"),
+    ),
+)
+_WORD = re.compile(r"\w\w+")
+_EXTRA_STOPWORDS = {
+    "why",
+    "what",
+    "how",
+    "when",
+    "where",
+    "which",
+    "who",
+    "whom",
+    "whose",
+    "does",
+    "did",
+    "do",
+    "can",
+    "could",
+    "would",
+    "should",
+    "isn",
+    "doesn",
+    "don",
+    "didn",
+    "couldn",
+    "wasn",
+    "aren",
+    "article",
+    "author",
+    "tell",
+    "say",
+}
 
 
 @dataclass(frozen=True)
@@ -41,70 +112,157 @@ class ScoredSentence:
     similarity: float
 
 
+@dataclass(frozen=True)
+class Selection:
+    """The chosen sentences, or none with the reason for abstaining."""
+
+    sentences: tuple[Sentence, ...]
+    reason: str = ""
+
+
 @cache
 def _lexicon():
     import Stemmer
     from bm25s.stopwords import STOPWORDS_EN
 
-    return Stemmer.Stemmer("english"), frozenset(STOPWORDS_EN)
+    return Stemmer.Stemmer("english"), frozenset(STOPWORDS_EN) | _EXTRA_STOPWORDS
 
 
 def content_terms(text: str) -> set[str]:
     """Stemmed content words of a text (stopwords dropped)."""
     stemmer, stopwords = _lexicon()
-    words = [w for w in re.findall(r"\w\w+", text.lower()) if w not in stopwords]
+    words = [w for w in _WORD.findall(text.lower()) if w not in stopwords]
     return set(stemmer.stemWords(words))
 
 
-def score_sentences(
-    question: str,
-    query_vector: np.ndarray,
-    passages: Sequence[Passage],
-    sentence_vectors: np.ndarray,
-    sentence_rows: dict[str, list[int]],
-    named_passages: set[str] = frozenset(),
-    name_terms: set[str] = frozenset(),
-) -> list[ScoredSentence]:
-    """Score every sentence of the retrieved passages against the question, best first.
-    Names in the question count through the name bonus, not as shared words."""
-    terms = content_terms(question) - name_terms
-    asks_findings = bool(_ASKS_FINDINGS.search(question))
-    scored = []
-    for rank, passage in enumerate(passages, start=1):
-        rows = sentence_rows.get(passage.id, [])
-        if not rows:
-            continue
-        sims = sentence_vectors[rows] @ query_vector
-        for sentence, sim in zip(passage.sentences, sims):
-            overlap = len(terms & content_terms(sentence.text)) / len(terms) if terms else 0.0
-            score = (
-                float(sim)
-                + LEXICAL_WEIGHT * overlap
-                + RANK_BONUS / rank
-                + (NAME_BONUS if passage.id in named_passages else 0.0)
-                + (
-                    FINDING_BONUS
-                    if asks_findings and _REPORTS_FINDING.search(sentence.text)
-                    else 0.0
+class SentenceScorer:
+    """Scores the sentences of retrieved passages against a question, with IDF statistics of
+    the corpus's sentences; decides when the article does not cover a question."""
+
+    def __init__(self, sentences: Sequence[Sentence]) -> None:
+        self._terms = [content_terms(s.text) for s in sentences]
+        df: dict[str, int] = {}
+        for terms in self._terms:
+            for term in terms:
+                df[term] = df.get(term, 0) + 1
+        n = len(sentences)
+        self._idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}
+        self._unseen_idf = math.log((n + 1) / 0.5)
+        self._stems = sorted(t for t in df if len(t) >= 4)
+        # "outweigh" is a word of the article, written "out-weigh"
+        self._compounds = {
+            m.group(0).replace("-", "").lower()
+            for s in sentences
+            for m in re.finditer(r"\w+(?:-\w+)+", s.text)
+        }
+
+    def idf(self, term: str) -> float:
+        return self._idf.get(term, self._unseen_idf)
+
+    def unknown_rare_terms(self, question: str) -> list[str]:
+        """Question words that the corpus never uses (no shared stem) and English rarely does."""
+        from wordfreq import zipf_frequency
+
+        stemmer, stopwords = _lexicon()
+        found = []
+        for word in _WORD.findall(question.lower()):
+            if word in stopwords or word.isdigit():
+                continue
+            stem = stemmer.stemWord(word)
+            if stem in self._idf or word in self._compounds or self._shares_stem(stem):
+                continue
+            if zipf_frequency(word, "en") < RARE_ZIPF:
+                found.append(word)
+        return found
+
+    def _shares_stem(self, stem: str) -> bool:
+        """True when an article stem and this one share a prefix of all but their last three
+        letters (and at least four)."""
+        if len(stem) < 4:
+            return False
+        need = max(4, len(stem) - 3)
+        return any(s[:need] == stem[:need] for s in self._stems if len(s) >= need)
+
+    def features(
+        self,
+        question: str,
+        query_vector: np.ndarray,
+        passages: Sequence[Passage],
+        sentence_vectors: np.ndarray,
+        sentence_rows: dict[str, list[int]],
+        passage_similarity: dict[str, float] | None = None,
+        named_passages: Iterable[str] = (),
+        name_terms: set[str] = frozenset(),
+    ) -> tuple[list[Sentence], np.ndarray]:
+        """The candidate sentences of the retrieved passages and their feature rows (FEATURES).
+        Names in the question count through the name features, not as shared words."""
+        terms = content_terms(question) - name_terms
+        total_idf = sum(self.idf(t) for t in terms) or 1.0
+        asks_findings = bool(_ASKS_FINDINGS.search(question))
+        answer_type = next((shape for asks, shape in _ANSWER_TYPES if asks.search(question)), None)
+        named = set(named_passages)
+        passage_similarity = passage_similarity or {}
+        # a passage reached only through BM25 or a name has no dense score: use the lowest seen
+        floor = min(passage_similarity.values(), default=0.0)
+        sentences, rows_out = [], []
+        for rank, passage in enumerate(passages, start=1):
+            rows = sentence_rows.get(passage.id, [])
+            sims = sentence_vectors[rows] @ query_vector if rows else []
+            for row, sentence, sim in zip(rows, passage.sentences, sims):
+                shared = terms & self._terms[row]
+                sentences.append(sentence)
+                rows_out.append(
+                    (
+                        float(sim),
+                        sum(self.idf(t) for t in shared) / total_idf,
+                        passage_similarity.get(passage.id, floor),
+                        1.0 / rank,
+                        float(passage.id in named),
+                        float(asks_findings and bool(_REPORTS_FINDING.search(sentence.text))),
+                        float(bool(answer_type and answer_type.search(sentence.text))),
+                    )
                 )
-            )
-            scored.append(ScoredSentence(sentence, score, float(sim)))
-    return sorted(scored, key=lambda s: -s.score)
+        return sentences, np.asarray(rows_out, dtype=np.float32).reshape(-1, len(FEATURES))
+
+    def score(self, *args, **kwargs) -> list[ScoredSentence]:
+        """The candidate sentences scored (log-odds of being the answer), best first."""
+        sentences, features = self.features(*args, **kwargs)
+        weights = np.asarray([WEIGHTS[f] for f in FEATURES], dtype=np.float32)
+        scores = features @ weights if len(sentences) else np.zeros(0)
+        scored = [
+            ScoredSentence(s, float(score), float(f[0]))
+            for s, score, f in zip(sentences, scores, features)
+        ]
+        return sorted(scored, key=lambda s: -s.score)
+
+    def select(
+        self,
+        question: str,
+        scored: Sequence[ScoredSentence],
+        max_quotes: int = 4,
+        names_asked: bool = False,
+    ) -> Selection:
+        """The best sentence and those close to it (up to ``max_quotes``), in article order;
+        none, with a reason, when the article does not answer the question."""
+        if not scored:
+            return Selection((), "nothing was retrieved")
+        if not names_asked and max(s.similarity for s in scored) < RELEVANCE_FLOOR:
+            return Selection((), "nothing in the article is close to the question")
+        rare = self.unknown_rare_terms(question)
+        if rare:
+            return Selection((), f"the article never mentions {', '.join(rare)}")
+        best = scored[0].score
+        chosen = [s.sentence for s in scored[:max_quotes] if s.score >= best - KEEP_WITHIN]
+        if len(chosen) < 2 and len(scored) > 1:
+            chosen.append(scored[1].sentence)
+        if _ASKS_COUNT.search(question) and not any(_HAS_COUNT.search(s.text) for s in chosen):
+            return Selection((), "the article gives no number for that")
+        if _ASKS_DATE.search(question) and not any(_HAS_DATE.search(s.text) for s in chosen):
+            return Selection((), "the article gives no date for that")
+        return Selection(tuple(sorted(chosen, key=lambda s: (s.doc_id, s.start))))
 
 
-def select_sentences(scored: Sequence[ScoredSentence], max_quotes: int = 4) -> list[Sentence]:
-    """The best sentence and those close to it (up to ``max_quotes``), in article order;
-    empty when even the best does not reach the abstention threshold."""
-    if not scored or scored[0].score < ABSTAIN_BELOW:
-        return []
-    best = scored[0].score
-    chosen = [s.sentence for s in scored[:max_quotes] if s.score >= best - KEEP_WITHIN]
-    if len(chosen) < 2 and len(scored) > 1 and scored[1].score >= ABSTAIN_BELOW:
-        chosen.append(scored[1].sentence)
-    return sorted(chosen, key=lambda s: (s.doc_id, s.start))
-
-
-def to_sources(sentences: Sequence[Sentence], titles: dict[str, str] | None = None) -> list[Source]:
+def to_sources(sentences: Sequence[Sentence]) -> list[Source]:
     """Number the chosen sentences as cited sources."""
     return [
         Source(i, s.text, s.start, s.end, s.section, s.doc_id) for i, s in enumerate(sentences, 1)

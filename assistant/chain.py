@@ -14,15 +14,9 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from assistant import guardrails
-from assistant.answer import (
-    ABSTENTION,
-    compose_answer,
-    score_sentences,
-    select_sentences,
-    to_sources,
-)
+from assistant.answer import ABSTENTION, SentenceScorer, compose_answer, content_terms, to_sources
 from assistant.config import Settings
-from assistant.conversation import ConversationStore, condense_followup
+from assistant.conversation import ConversationStore, condense_followup, small_talk
 from assistant.types import Passage, Reply, Turn
 
 
@@ -46,6 +40,7 @@ class TurnState:
     question: str = ""
     standalone: str = ""
     passages: tuple[Passage, ...] = ()
+    passage_similarity: dict[str, float] = field(default_factory=dict)
     names: tuple[str, ...] = ()
     reply: Reply | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -66,6 +61,7 @@ class Resources:
         self.names = NameIndex(list(self.library.documents.values()))
         self.bm25 = BM25Index(ordered)
         self.texts = {doc_id: d.text for doc_id, d in self.library.documents.items()}
+        self.scorer = SentenceScorer(self.library.sentences)
         self._retriever = HybridRetriever(
             vectorstore=self.library.vectorstore,
             embeddings=self.embeddings,
@@ -75,6 +71,23 @@ class Resources:
             k=settings.top_k,
             candidates=settings.candidates,
             rrf_k=settings.rrf_k,
+        )
+
+    def sentence_features(self, question: str, passages, passage_similarity, names):
+        """Candidate sentences of the retrieved passages and their answer features."""
+        import numpy as np
+
+        query = np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
+        cited = [self.names.names[n] for n in names]
+        return dict(
+            question=question,
+            query_vector=query,
+            passages=passages,
+            sentence_vectors=self.library.sentence_vectors,
+            sentence_rows=self.library.sentence_rows,
+            passage_similarity=passage_similarity,
+            named_passages={pid for c in cited for pid in c.passage_ids},
+            name_terms={t for c in cited for alias in c.aliases for t in content_terms(alias)},
         )
 
     def retriever(self, variant: Variant = Variant()):
@@ -106,7 +119,7 @@ def _timed(name: str, stage: Callable[[TurnState], TurnState]) -> Callable[[Turn
 
 def build_chain(resources: Resources, variant: Variant = Variant()):
     """The turn as an LCEL runnable: TurnState in, Reply out."""
-    from langchain_core.runnables import RunnableBranch, RunnableLambda
+    from langchain_core.runnables import RunnableBranch, RunnableLambda, RunnableSequence
 
     settings = resources.settings
     retriever = resources.retriever(variant)
@@ -127,33 +140,38 @@ def build_chain(resources: Resources, variant: Variant = Variant()):
         return replace(state, question=check.text, standalone=check.text, reply=reply)
 
     def condense(state: TurnState) -> TurnState:
+        chat = small_talk(state.question)
+        if chat is not None:  # a greeting, thanks or "what can you do?" ends the turn here
+            reply = Reply(state.question, state.question, "answered", chat)
+            return replace(state, standalone=state.question, reply=reply)
         standalone = state.question
         if variant.condense:
-            standalone = condense_followup(state.question, state.history, resources.names)
+            standalone = condense_followup(
+                state.question,
+                state.history,
+                resources.names,
+                passages=resources.library.passages,
+            )
         return replace(state, standalone=standalone)
 
     def retrieve(state: TurnState) -> TurnState:
         documents = retriever.invoke(state.standalone)
         passages = tuple(resources.library.passages[d.id] for d in documents)
         names = tuple(documents[0].metadata["names"]) if documents else ()
-        return replace(state, passages=passages, names=names)
+        similarity = {d.id: d.metadata["dense_score"] for d in documents}
+        return replace(state, passages=passages, passage_similarity=similarity, names=names)
 
     def answer(state: TurnState) -> TurnState:
-        import numpy as np
-
-        query = np.asarray(resources.embeddings.embed_query(state.standalone), dtype=np.float32)
-        named = {pid for n in state.names for pid in resources.names.names[n].passage_ids}
-        scored = score_sentences(
-            state.standalone,
-            query,
-            state.passages,
-            resources.library.sentence_vectors,
-            resources.library.sentence_rows,
-            named,
+        scored = resources.scorer.score(
+            **resources.sentence_features(
+                state.standalone, state.passages, state.passage_similarity, state.names
+            )
         )
-        chosen = select_sentences(scored, settings.max_quotes)
+        chosen = resources.scorer.select(
+            state.standalone, scored, settings.max_quotes, names_asked=bool(state.names)
+        ).sentences
         if chosen and not variant.select:
-            chosen = [s for p in state.passages[: settings.top_k] for s in p.sentences]
+            chosen = tuple(s for p in state.passages[: settings.top_k] for s in p.sentences)
         if not chosen:
             reply = Reply(state.question, state.standalone, "abstained", ABSTENTION)
             return replace(state, reply=reply)
@@ -168,20 +186,25 @@ def build_chain(resources: Resources, variant: Variant = Variant()):
         )
         return replace(state, reply=reply)
 
-    def guard_out(state: TurnState) -> Reply:
-        reply = guardrails.guard_out(state.reply, resources.texts)
-        reply.timings_ms = dict(state.timings)
-        return reply
+    def guard_out(state: TurnState) -> TurnState:
+        return replace(state, reply=guardrails.guard_out(state.reply, resources.texts))
 
-    answer_path = (
-        RunnableLambda(_timed("condense", condense))
-        | RunnableLambda(_timed("retrieve", retrieve))
-        | RunnableLambda(_timed("answer", answer))
-    )
+    def timed_reply(state: TurnState) -> Reply:
+        state.reply.timings_ms = dict(state.timings)
+        return state.reply
+
+    def unless_ended(*stages):
+        """Run the stages unless an earlier one already ended the turn with a reply."""
+        steps = [RunnableLambda(_timed(stage.__name__, stage)) for stage in stages]
+        path = steps[0] if len(steps) == 1 else RunnableSequence(*steps)
+        return RunnableBranch((lambda s: s.reply is not None, lambda s: s), path)
+
     return (
         RunnableLambda(_timed("guard_in", guard_in))
-        | RunnableBranch((lambda s: s.reply is not None, lambda s: s), answer_path)
-        | RunnableLambda(guard_out)
+        | unless_ended(condense)
+        | unless_ended(retrieve, answer)
+        | RunnableLambda(_timed("guard_out", guard_out))
+        | RunnableLambda(timed_reply)
     )
 
 

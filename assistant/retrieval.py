@@ -27,6 +27,8 @@ class CitedName:
     name: str
     aliases: tuple[str, ...]
     passage_ids: tuple[str, ...]
+    introduced_in: tuple[str, ...] = ()  # passages that name it (first of each document first)
+    pattern: re.Pattern | None = None
 
 
 class NameIndex:
@@ -43,21 +45,25 @@ class NameIndex:
 
     def _attribute(self, doc: Document) -> None:
         found: dict[str, list[str]] = {}
+        mentions: dict[str, list[str]] = {}
         current: set[str] = set()
         section = None
         for passage in doc.passages:
             named = {n for n, pattern in self._patterns if pattern.search(passage.text)}
+            for name in named:
+                mentions.setdefault(name, []).append(passage.id)
             if passage.section != section:
                 section, current = passage.section, set()
             if named:
                 current = named
             for name in current:
                 found.setdefault(name, []).append(passage.id)
-        for name, _ in self._patterns:
+        for name, pattern in self._patterns:
             old = self.names.get(name)
             ids = (old.passage_ids if old else ()) + tuple(found.get(name, ()))
-            aliases = tuple(a for a in doc.cites.get(name, ()))
-            self.names[name] = CitedName(name, (name, *aliases), ids)
+            intro = (old.introduced_in if old else ()) + tuple(mentions.get(name, ()))
+            aliases = old.aliases if old else (name, *doc.cites.get(name, ()))
+            self.names[name] = CitedName(name, aliases, ids, intro, pattern)
 
     def find(self, text: str) -> list[CitedName]:
         """The cited names mentioned in ``text``, in order of appearance."""
@@ -158,16 +164,21 @@ class HybridRetriever(BaseRetriever):
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None
     ) -> list[LCDocument]:
         rankings: dict[str, list[str]] = {}
+        dense_scores: dict[str, float] = {}
         if self.use_dense:
-            rankings["dense"] = [pid for pid, _ in self.dense_rank(query, self.candidates)]
+            dense_scores = dict(self.dense_rank(query, self.candidates))
+            rankings["dense"] = list(dense_scores)
         if self.use_bm25:
             rankings["bm25"] = [pid for pid, _ in self.bm25.rank(query, self.candidates)]
         cited = self.names.find(query) if self.use_names else []
         if cited:
-            # What the article reports of a named person, most relevant to the question first.
+            # What the article reports of a named person: where it introduces them first, then
+            # the rest, most relevant to the question first.
             dense = rankings.get("dense", [])
             reported = dict.fromkeys(pid for c in cited for pid in c.passage_ids)
-            rankings["names"] = sorted(reported, key=lambda p: dense.index(p) if p in dense else 99)
+            first = [c.introduced_in[0] for c in cited if c.introduced_in]
+            rest = sorted(reported, key=lambda p: dense.index(p) if p in dense else 99)
+            rankings["names"] = list(dict.fromkeys(first + rest))
         weights = {"names": self.name_weight}
         fused = reciprocal_rank_fusion(
             list(rankings.values()), self.rrf_k, [weights.get(n, 1.0) for n in rankings]
@@ -183,6 +194,7 @@ class HybridRetriever(BaseRetriever):
                     metadata={
                         "passage_id": pid,
                         "score": score,
+                        "dense_score": dense_scores.get(pid, 0.0),
                         "ranks": ranks,
                         "names": [c.name for c in cited],
                         "section": passage.section,

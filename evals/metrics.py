@@ -88,6 +88,10 @@ def compute_metrics(results: Sequence[CaseResult], disclaimer: str) -> dict[str,
         else None
     )
     m["evidence_in_citations"] = _rate([r.evidence_cited for r in single])
+    answered = [r for r in results if r.reply["status"] == "answered" and r.reply["sources"]]
+    m["quotes_per_answer"] = (
+        statistics.fmean(len(r.reply["sources"]) for r in answered) if answered else None
+    )
     m["fact_accuracy"] = statistics.fmean(r.facts_found for r in single) if single else None
     m["answer_accuracy"] = _rate([r.correct for r in single])
     verbatim = [v for r in results for v in r.verbatim]
