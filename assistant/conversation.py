@@ -185,6 +185,8 @@ def topic_of(question: str) -> Topic | None:
         phrase = match.group("t").strip(" ,;:")
         if not phrase or _PEOPLE_WORDS.fullmatch(phrase) or len(phrase.split()) > 12:
             continue
+        if re.search(r"\w(?:ing|ed)$", phrase) and len(phrase.split()) > 1:
+            continue  # "What is Peter Hendricks studying": a clause, not a noun phrase
         if shape.pattern.startswith("^which") and not re.match(r"(?i)(the|a|an)\b", phrase):
             phrase = f"the {phrase}"
         return Topic(phrase, _plural(phrase))
@@ -334,7 +336,9 @@ _ELLIPSIS = re.compile(
     r"(?P<t>.+?)\s*[?.!]*\s*$",
     re.I,
 )
-_LEADING_AND = re.compile(r"^\s*(?:and|but|also|so|ok(?:ay)?)[,\s]+(?=\S)", re.I)
+_LEADING_AND = re.compile(
+    r"^\s*(?:(?:and|but|also|so|ok(?:ay)?|well|right|thanks|great|hmm+)[,.!\s]+)+(?=\S)", re.I
+)
 _CLAUSE_START = re.compile(rf"^(?:{_WH}|{_AUX}|i|you|we|he|she|it|they|there|let|tell)\b", re.I)
 # "For what condition?", "When?", "How long?": a wh-phrase with no verb of its own (no
 # auxiliary, no pronoun, no past tense), to be completed from the previous question.
@@ -371,7 +375,8 @@ def _pronoun_fits(pronoun: str, cited: CitedName, genders: Mapping[str, str]) ->
 
 
 def _possessive(name: str) -> str:
-    return f"{name}’" if name.endswith("s") and not name.endswith("ss") else f"{name}’s"
+    # A straight apostrophe, as people type it (the retrievers treat both alike).
+    return f"{name}'" if name.endswith("s") and not name.endswith("ss") else f"{name}'s"
 
 
 def _is_possessive_her(question: str, match: re.Match[str]) -> bool:
@@ -561,6 +566,20 @@ def _finish(text: str) -> str:
     return text
 
 
+def _first_person_at(text: str, names: NameIndex) -> int | None:
+    """Where the first cited person is named in ``text`` (None: nobody is)."""
+    starts = []
+    for cited in names.find(text):
+        if not _is_person(cited):
+            continue
+        for alias in cited.aliases:
+            body = r"\s+".join(re.escape(w) for w in alias.split())
+            match = re.search(rf"(?<!\w){body}(?!\w)", text, re.I)
+            if match:
+                starts.append(match.start())
+    return min(starts) if starts else None
+
+
 def _anchored(question: str, names: NameIndex) -> bool:
     """The question names its own subject: a cited person or work, or a substance."""
     return bool(names.find(question) or _SUBSTANCE.search(question))
@@ -598,7 +617,7 @@ def condense_followup(
         if swapped:
             return _finish(swapped)
         return _with_context(question, subject)
-    body = _LEADING_AND.sub("", question) if ellipsis else question
+    body = _LEADING_AND.sub("", question)
 
     fragment = _FRAGMENT.match(body)
     if fragment and len(body.split()) <= 4:
@@ -608,7 +627,10 @@ def condense_followup(
         return _with_context(body, subject)
 
     text, changed = body, False
-    if not names.find(body):
+    pronoun = _PERSON_PRONOUN.search(body) or _GROUP_PRONOUN.search(body)
+    named_at = _first_person_at(body, names)
+    # "Where does Hendricks work and what does he study?": "he" has its antecedent right there.
+    if pronoun and (named_at is None or named_at > pronoun.start()):
         genders = dict(_article_genders(passages, names))
         if subject.source_text:
             genders = {**infer_genders([subject.source_text], names), **genders}
@@ -632,7 +654,6 @@ def condense_followup(
         or _GROUP_PRONOUN.search(body)
         or _THING_REFERENCE.search(body)
         or _DEICTIC.search(body)
-        or (len(words) <= 3 and words & _content_words(subject.source_text))
     )
     if needs_context:
         return _with_context(body, subject)

@@ -61,9 +61,9 @@ def condense(question, *previous, names, passages=None):
     [
         ("Who is James Close?", "Where does he work?", "Where does James Close work?"),
         ("Who is Peter Hendricks?", "Where is he a professor?", "Where is Peter Hendricks a professor?"),
-        ("Who is Callie?", "What happened to her chronic pain?", "What happened to Callie’s chronic pain?"),
+        ("Who is Callie?", "What happened to her chronic pain?", "What happened to Callie's chronic pain?"),
         ("Who is Callie?", "When did she first try MDMA?", "When did Callie first try MDMA?"),
-        ("Who is Ben Sassa?", "what's his podcast about", "What's Ben Sassa’s podcast about?"),
+        ("Who is Ben Sassa?", "what's his podcast about", "What's Ben Sassa's podcast about?"),
         ("Who wrote I Feel Love?", "What does she say about MDMA?", "What does Rachel Nuwer say about MDMA?"),
         ("Who is Gul Dolen?", "Whose podcast was she interviewed on?", "Whose podcast was Gul Dolen interviewed on?"),
     ],
@@ -117,7 +117,7 @@ def test_et_al_groups_become_they(names):
         ("What are the risks of MDMA?", "Why is dancing on it dangerous?", "Why is dancing on MDMA dangerous?"),
         ("How long is a psilocybin session?", "Do people see visions during it?",
          "Do people see visions during a psilocybin session?"),
-        ("What did Close et al. find?", "Was that study about PRT?", "Was Close et al.’s study about PRT?"),
+        ("What did Close et al. find?", "Was that study about PRT?", "Was Close et al.'s study about PRT?"),
         ("Tell me about the complex system article on chronic pain.", "What do the authors conclude?",
          "What do the authors of the complex system article on chronic pain conclude?"),
     ],
@@ -213,7 +213,7 @@ def test_no_history_no_change(names):
 def test_small_talk_and_invalid_turns_are_skipped(names):
     history = [turn("Who is Callie?"), turn("thanks!"), turn("", status="invalid")]
     assert condense_followup("What happened to her pain?", history, names) == (
-        "What happened to Callie’s pain?"
+        "What happened to Callie's pain?"
     )
 
 
