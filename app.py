@@ -217,8 +217,8 @@ def error_reply(message: object) -> dict:
     }
 
 
-def build_app(assistant):
-    """The Gradio Blocks around one loaded Assistant."""
+def build_app(assistant, concurrency: int = CONCURRENCY):
+    """The Gradio Blocks around one loaded Assistant; ``concurrency`` turns run at once."""
     import gradio as gr
 
     from assistant.chain import to_turn
@@ -319,7 +319,7 @@ def build_app(assistant):
         take = {"fn": lambda m: ("", m), "outputs": [box, pending], "queue": False,
                 "api_visibility": "private"}  # fmt: skip
         chat = {"fn": respond, "inputs": [pending, chatbot, turns], "outputs": outputs,
-                "concurrency_id": "chain", "concurrency_limit": CONCURRENCY,
+                "concurrency_id": "chain", "concurrency_limit": concurrency,
                 "api_visibility": "private"}  # fmt: skip
         box.submit(inputs=[box], **take).then(**chat)
         send.click(inputs=[box], **take).then(**chat)
@@ -343,7 +343,7 @@ def build_app(assistant):
             "returns the Reply JSON: question, standalone_question, status, answer, sources, "
             "disclaimer, timings_ms.",
             concurrency_id="chain",
-            concurrency_limit=CONCURRENCY,
+            concurrency_limit=concurrency,
         )
         api_reset.click(
             lambda: [],
@@ -374,7 +374,7 @@ def _stream(text: str) -> Iterator[str]:
         yield out
 
 
-def launch(demo, host: str = HOST, port: int = PORT, quiet: bool = False):
+def launch(demo, host: str = HOST, port: int = PORT, concurrency: int = CONCURRENCY):
     """Serve the page: local by default, no share link, no analytics, no server-side render."""
     import gradio as gr
 
@@ -385,13 +385,12 @@ def launch(demo, host: str = HOST, port: int = PORT, quiet: bool = False):
         "sans-serif",
     )
     theme = gr.themes.Soft(primary_hue="indigo", neutral_hue="slate", font=font)
-    demo.queue(default_concurrency_limit=CONCURRENCY).launch(
+    demo.queue(default_concurrency_limit=concurrency).launch(
         server_name=host,
         server_port=port,
         share=False,
         show_error=False,
         ssr_mode=False,
-        quiet=quiet,
         footer_links=["api"],
         theme=theme,
         css=CSS,
@@ -404,6 +403,7 @@ def spawn(
     host: str = HOST,
     env: dict[str, str] | None = None,
     timeout: float = 300,
+    args: Sequence[str] = (),
 ) -> Iterator[str]:
     """Run the page in a child process (for tests and the load run); yields its URL once it
     serves, and stops it after."""
@@ -418,6 +418,7 @@ def spawn(
             port = probe.getsockname()[1]
     url = f"http://{host}:{port}/"
     command = [sys.executable, str(Path(__file__).resolve()), "--host", host, "--port", str(port)]
+    command += list(args)
     with tempfile.TemporaryFile("w+") as output:
         proc = subprocess.Popen(
             command,
@@ -459,6 +460,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=HOST, help=f"address to bind (default {HOST})")
     parser.add_argument("--port", type=int, default=PORT, help=f"port (default {PORT})")
+    parser.add_argument(
+        "--concurrency", type=int, default=CONCURRENCY, help="turns answered at once (default 4)"
+    )
     parser.add_argument("--index-dir", help="index folder (default: ASSISTANT_INDEX_DIR or index/)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -468,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings().replace(index_dir=Path(args.index_dir) if args.index_dir else None)
     print("Loading the assistant (the index builds itself on first run)…", file=sys.stderr)
     assistant = Assistant(settings)
-    launch(build_app(assistant), args.host, args.port)
+    launch(build_app(assistant, args.concurrency), args.host, args.port, args.concurrency)
     return 0
 
 
