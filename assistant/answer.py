@@ -33,7 +33,7 @@ KEEP_WITHIN = 3.0  # further quotes must score within this (log-odds) of the bes
 # cover the question. Off-topic questions reached at most 0.17 here, answerable ones at least 0.20.
 RELEVANCE_FLOOR = 0.18
 KEEP_WITHIN = 3.0  # further quotes must score within this of the best one
-# A question word the article never uses and English rarely does (wordfreq Zipf < 3) names a
+# A question word the article never uses and English rarely does (wordfreq Zipf < 3.3) names a
 # specific thing (ketamine, ibuprofen, sourdough) the article is silent on. Paraphrase words
 # that matter share a stem with an article word ("sociable" ~ "social", "talkative" ~ "talk").
 RARE_ZIPF = 3.3
@@ -74,6 +74,7 @@ _ANSWER_TYPES = (
     ),
 )
 _WORD = re.compile(r"\w\w+")
+_QUESTION_WORD = re.compile(r"[^\W_][\w'’]*")
 _EXTRA_STOPWORDS = {
     "why",
     "what",
@@ -159,20 +160,27 @@ class SentenceScorer:
     def idf(self, term: str) -> float:
         return self._idf.get(term, self._unseen_idf)
 
-    def unknown_rare_terms(self, question: str) -> list[str]:
-        """Question words that the corpus never uses (no shared stem) and English rarely does."""
+    def unknown_terms(self, question: str) -> list[str]:
+        """Words of the question that name something the article never mentions: words the
+        corpus never uses (no shared stem either) that are rare in English (ketamine,
+        ibuprofen) or written as a proper name mid-question or an acronym (Oregon, ADHD)."""
         from wordfreq import zipf_frequency
 
         stemmer, stopwords = _lexicon()
         found = []
-        for word in _WORD.findall(question.lower()):
-            if word in stopwords or word.isdigit():
+        for match in _QUESTION_WORD.finditer(question):
+            original = re.sub(r"['’]s$", "", match.group(0))
+            word = original.lower()
+            if len(word) < 2 or word in stopwords or word.isdigit():
                 continue
             stem = stemmer.stemWord(word)
             if stem in self._idf or word in self._compounds or self._shares_stem(stem):
                 continue
-            if zipf_frequency(word, "en") < RARE_ZIPF:
-                found.append(word)
+            proper = (original[0].isupper() and match.start() > 0) or (
+                original.isupper() and len(original) > 1
+            )
+            if proper or zipf_frequency(word, "en") < RARE_ZIPF:
+                found.append(original)
         return found
 
     def _shares_stem(self, stem: str) -> bool:
@@ -248,16 +256,19 @@ class SentenceScorer:
             return Selection((), "nothing was retrieved")
         if not names_asked and max(s.similarity for s in scored) < RELEVANCE_FLOOR:
             return Selection((), "nothing in the article is close to the question")
-        rare = self.unknown_rare_terms(question)
-        if rare:
-            return Selection((), f"the article never mentions {', '.join(rare)}")
+        unknown = self.unknown_terms(question)
+        if unknown:
+            return Selection((), f"the article never mentions {', '.join(unknown)}")
         best = scored[0].score
         chosen = [s.sentence for s in scored[:max_quotes] if s.score >= best - KEEP_WITHIN]
         if len(chosen) < 2 and len(scored) > 1:
             chosen.append(scored[1].sentence)
-        if _ASKS_COUNT.search(question) and not any(_HAS_COUNT.search(s.text) for s in chosen):
+        # the answer-type feature already favours sentences with a number or date, so when even
+        # the best sentence has none, the article does not give it
+        top = scored[0].sentence.text
+        if _ASKS_COUNT.search(question) and not _HAS_COUNT.search(top):
             return Selection((), "the article gives no number for that")
-        if _ASKS_DATE.search(question) and not any(_HAS_DATE.search(s.text) for s in chosen):
+        if _ASKS_DATE.search(question) and not _HAS_DATE.search(top):
             return Selection((), "the article gives no date for that")
         return Selection(tuple(sorted(chosen, key=lambda s: (s.doc_id, s.start))))
 
