@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from urllib.error import HTTPError
 from urllib.parse import urlparse
@@ -298,17 +298,14 @@ class ChromaManifest:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._client = None
 
-    @property
+    @cached_property
     def client(self):
-        if self._client is None:
-            self._client = chroma_client(self.settings)
-        return self._client
+        return chroma_client(self.settings)
 
     def read(self) -> Manifest | None:
-        # Read with one plain GET of Chroma's REST API: importing chromadb alone takes about 2 s
-        # here (measured by benchmarks/bench_scale.py), and a no-change run should not pay it.
+        # One plain GET of Chroma's REST API: importing chromadb alone takes about 2 s on a
+        # 2-CPU machine (python -X importtime), and a no-change run should not pay for it.
         name = collection_name(self.settings, PASSAGES)
         url = self.settings.chroma_url.rstrip("/")
         url += f"/api/v2/tenants/default_tenant/databases/default_database/collections/{name}"
