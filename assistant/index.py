@@ -634,17 +634,19 @@ class Library:
 
 def open_library(settings: Settings, embeddings: QueryEmbeddings) -> Library:
     """Read passages, sentences and sentence vectors back from Chroma as one snapshot of a
-    complete index: if a build starts or ends while reading, wait for it and read again."""
+    complete index built from the documents read beside it: if a build starts or ends while
+    reading, or a document changed since it was indexed, bring the index up to date and read
+    again."""
     store = manifest_store(settings)
     for _ in range(5):
         before = store.read()
-        if not (before and before.complete):
-            ensure_index(settings)
-            continue
-        library = _read_library(settings, embeddings)
-        after = store.read()
-        if after and after.complete and after.generation == before.generation:
-            return library
+        if before and before.complete:
+            library = _read_library(settings, embeddings)
+            after = store.read()
+            texts = {d.path.name: text_hash(d.text) for d in library.documents.values()}
+            if after == before and texts == before.documents:
+                return library
+        ensure_index(settings)
     raise RuntimeError("The index kept changing while it was being read; try again.")
 
 

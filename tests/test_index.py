@@ -349,6 +349,17 @@ def test_dense_search_serves_only_the_loaded_snapshot(corpus_settings, model):
     assert {d.id for d, _ in after}.isdisjoint({"other:p000", "notes:p002"})
 
 
+def test_a_document_edited_after_indexing_is_reindexed_before_it_is_served(corpus_settings, model):
+    ensure_index(corpus_settings)
+    path = corpus_settings.corpus_dir / "notes.txt"
+    path.write_text(NOTES.replace("A second note.", "A new second note."), encoding="utf-8")
+    library = open_library(corpus_settings, model)  # no ensure_index in between
+    notes = library.documents["notes"]
+    assert [p.text for p in notes.passages][-1] == "A new second note."
+    for passage in notes.passages:
+        assert notes.text[passage.start : passage.end] == passage.text
+
+
 def test_index_command_adds_a_document_and_says_what_it_did(corpus_settings, model, capsys):
     from assistant.cli import main
 
