@@ -88,7 +88,10 @@ def as_text(message: object) -> str:
     """User text made inert for the markdown chat: HTML escaped, markdown syntax escaped."""
     text = message if isinstance(message, str) else ""
     text = html.escape(text, quote=True)
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~>])", r"\\\1", text)
+    text = re.sub(r"([\\`*_{}\[\]()#!|~$])", r"\\\1", text)
+    # list markers only mean something at the start of a line
+    text = re.sub(r"(?m)^(\s*)([-+])(?=\s)", r"\1\\\2", text)
+    return re.sub(r"(?m)^(\s*\d+)\.(?=\s)", r"\1\\.", text)
 
 
 def badge_html(status: str) -> str:
@@ -281,7 +284,7 @@ def build_app(assistant, concurrency: int = CONCURRENCY):
                 with gr.Column(scale=7):
                     chatbot = gr.Chatbot(
                         elem_id="chat",
-                        height=560,
+                        height=600,
                         show_label=False,
                         sanitize_html=True,
                         render_markdown=True,

@@ -19,7 +19,7 @@ TURN_TIMEOUT_MS = 60_000
 class ChatPage:
     """One browser tab on the page, recording dialogs and any request that leaves the host."""
 
-    def __init__(self, browser, url: str, viewport=(1360, 960)) -> None:
+    def __init__(self, browser, url: str, viewport=(1360, 1000)) -> None:
         self.context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
         self.page = self.context.new_page()
         self.dialogs: list[str] = []
