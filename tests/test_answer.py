@@ -1,0 +1,264 @@
+"""assistant/answer.py: content terms, the answer's markdown, sources, and when to abstain.
+
+Runs on the real sentences of the shipped corpus (parsed, no model or index needed); the scored
+sentences given to ``select`` are built by hand so each abstention rule is hit on its own.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from assistant.answer import (
+    KEEP_WITHIN,
+    RELEVANCE_FLOOR,
+    ScoredSentence,
+    SentenceScorer,
+    compose_answer,
+    content_terms,
+    to_sources,
+)
+from assistant.config import ROOT
+from assistant.corpus import load_corpus
+from assistant.types import Source
+
+
+@pytest.fixture(scope="module")
+def documents():
+    return load_corpus(ROOT / "corpus")
+
+
+@pytest.fixture(scope="module")
+def texts(documents) -> dict[str, str]:
+    return {d.id: d.text for d in documents}
+
+
+@pytest.fixture(scope="module")
+def sentences(documents):
+    return [s for d in documents for s in d.sentences]
+
+
+@pytest.fixture(scope="module")
+def scorer(sentences) -> SentenceScorer:
+    return SentenceScorer(sentences)
+
+
+def _sentence(sentences, needle: str):
+    (found,) = [s for s in sentences if needle in s.text]
+    return found
+
+
+# --- content_terms --------------------------------------------------------------------------
+
+
+def test_content_terms_are_stemmed_lowercase_and_without_stopwords():
+    assert content_terms("What are the dangers of MDMA for dancers?") == {
+        "danger",
+        "mdma",
+        "dancer",
+    }
+    assert content_terms("Fibromyalgia FIBROMYALGIA fibromyalgia") == {"fibromyalgia"}
+
+
+def test_content_terms_drop_question_words_and_words_about_the_article():
+    assert content_terms("Why does the author say the article did? Tell who!") == set()
+    assert content_terms("How could he, where would she, when should they?") == set()
+
+
+@pytest.mark.parametrize("text", ["", "   ", "the and of a", "?!.,", "a b c"])
+def test_content_terms_of_nothing_is_empty(text):
+    assert content_terms(text) == set()
+
+
+def test_content_terms_share_stems_across_forms():
+    assert content_terms("microdosing") == content_terms("microdosed")
+    assert content_terms("patients") == content_terms("patient")
+
+
+# --- compose_answer and to_sources ----------------------------------------------------------
+
+
+def test_compose_answer_puts_each_quote_on_its_own_marked_line():
+    sources = [
+        Source(1, "First quote.", 0, 12, "S"),
+        Source(2, "Second quote, longer.", 20, 41, "S"),
+        Source(3, "“A quoted finding.”", 50, 69, "S"),
+    ]
+    answer = compose_answer(sources, "Here is what the article reports of James Close:")
+    assert answer == (
+        "Here is what the article reports of James Close:\n"
+        "\n"
+        "> First quote. [1]\n"
+        "\n"
+        "> Second quote, longer. [2]\n"
+        "\n"
+        "> “A quoted finding.” [3]"
+    )
+    quote_lines = [line for line in answer.split("\n") if line.startswith(">")]
+    assert quote_lines == [f"> {s.quote} [{s.id}]" for s in sources]
+
+
+def test_compose_answer_default_lead_and_no_sources():
+    assert compose_answer([]) == "The article says:"
+    assert compose_answer([Source(1, "Q.", 0, 2, "S")]).startswith("The article says:\n\n> Q. [1]")
+
+
+def test_compose_answer_has_no_trailing_whitespace():
+    answer = compose_answer([Source(1, "Q.", 0, 2, "S"), Source(2, "R.", 3, 5, "S")])
+    assert answer == answer.rstrip()
+    assert all(line == line.rstrip() for line in answer.split("\n"))
+
+
+def test_to_sources_numbers_from_one_and_keeps_offsets(sentences, texts):
+    chosen = [sentences[3], sentences[10], sentences[40]]
+    sources = to_sources(chosen)
+    assert [s.id for s in sources] == [1, 2, 3]
+    for source, sentence in zip(sources, chosen):
+        assert (source.quote, source.start, source.end) == (
+            sentence.text,
+            sentence.start,
+            sentence.end,
+        )
+        assert source.section == sentence.section
+        assert source.document == sentence.doc_id
+        assert texts[source.document][source.start : source.end] == source.quote
+
+
+def test_to_sources_of_nothing_is_empty():
+    assert to_sources([]) == []
+
+
+def test_every_corpus_sentence_is_a_verbatim_source(sentences, texts):
+    for source in to_sources(sentences):
+        assert texts[source.document][source.start : source.end] == source.quote
+
+
+# --- SentenceScorer.unknown_terms -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "unknown"),
+    [
+        ("Is ketamine used for chronic pain?", ["ketamine"]),
+        ("Is psilocybin legal in Oregon?", ["Oregon"]),
+        ("Does MDMA help with ADHD?", ["ADHD"]),
+        ("What about ADHD's symptoms?", ["ADHD"]),  # possessive dropped
+        ("Can ketamine help in Oregon?", ["ketamine", "Oregon"]),
+    ],
+)
+def test_unknown_terms_flags_what_the_article_never_mentions(scorer, question, unknown):
+    assert scorer.unknown_terms(question) == unknown
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Can patients stop taking painkillers?",  # "pain" + "killers", common English
+        "Does MDMA make people talkative?",  # shares a stem with "talk"
+        "Does MDMA make people sociable?",  # shares a stem with "social"
+        "What did Close et al. find?",
+        "What did Hendricks find about fibromyalgia?",
+        "Does MDMA out-weigh its risks?",
+        "How many patients were in the case series?",
+        "Oregon",  # a capital at the start of a question is not a proper name
+        "",
+    ],
+)
+def test_unknown_terms_spares_article_words_and_paraphrases(scorer, question):
+    assert scorer.unknown_terms(question) == []
+
+
+# --- SentenceScorer.select ------------------------------------------------------------------
+
+
+def _scored(sentences, *pairs, similarity=0.5):
+    """ScoredSentences from (needle, score) pairs, in the given (best-first) order."""
+    return [ScoredSentence(_sentence(sentences, n), score, similarity) for n, score in pairs]
+
+
+NO_NUMBER = "To the outside world, Callie projected success."
+WITH_NUMBER = "the analgesic effects for all 3 patients occurred"
+WITH_YEAR = "which was banned in 1985"
+
+
+@pytest.mark.parametrize("question", ["What did Close find?", "", "How many patients?"])
+def test_select_abstains_on_empty_input(scorer, question):
+    selection = scorer.select(question, [])
+    assert selection.sentences == ()
+    assert selection.reason
+
+
+def test_select_abstains_on_a_count_question_whose_best_sentence_has_no_number(scorer, sentences):
+    scored = _scored(sentences, (NO_NUMBER, 5.0), (WITH_NUMBER, 4.5))
+    selection = scorer.select("How many patients were there?", scored)
+    assert selection.sentences == ()
+    assert "number" in selection.reason
+
+
+def test_select_answers_a_count_question_whose_best_sentence_has_one(scorer, sentences):
+    scored = _scored(sentences, (WITH_NUMBER, 5.0), (NO_NUMBER, 4.5))
+    selection = scorer.select("How many patients were there?", scored)
+    assert any("3 patients" in s.text for s in selection.sentences)
+
+
+def test_select_abstains_on_a_date_question_whose_best_sentence_has_no_date(scorer, sentences):
+    scored = _scored(sentences, (NO_NUMBER, 5.0), (WITH_YEAR, 4.5))
+    assert scorer.select("When was MDMA banned?", scored).sentences == ()
+    scored = _scored(sentences, (WITH_YEAR, 5.0), (NO_NUMBER, 4.5))
+    assert scorer.select("When was MDMA banned?", scored).sentences
+
+
+def test_select_abstains_below_the_relevance_floor_unless_a_name_was_asked(scorer, sentences):
+    low = RELEVANCE_FLOOR - 0.05
+    scored = _scored(sentences, (NO_NUMBER, 5.0), (WITH_NUMBER, 4.0), similarity=low)
+    assert scorer.select("Who projected success?", scored).sentences == ()
+    assert scorer.select("Who projected success?", scored, names_asked=True).sentences
+
+
+def test_select_abstains_on_unknown_terms(scorer, sentences):
+    scored = _scored(sentences, (NO_NUMBER, 5.0), (WITH_NUMBER, 4.0))
+    selection = scorer.select("Does ketamine help Callie?", scored)
+    assert selection.sentences == ()
+    assert "ketamine" in selection.reason
+
+
+def test_select_keeps_close_scores_up_to_max_quotes_in_article_order(scorer, sentences):
+    scored = _scored(
+        sentences,
+        (WITH_NUMBER, 9.0),  # late in the article
+        (WITH_YEAR, 8.5),  # early
+        (NO_NUMBER, 8.0),
+        ("Callie's father dropped by", 7.9),
+        ("Positive Reframing", 9.0 - KEEP_WITHIN - 0.1),  # too far below the best
+    )
+    chosen = scorer.select("What happened?", scored, max_quotes=3).sentences
+    assert len(chosen) == 3
+    assert [s.text for s in chosen] == [
+        s.text for s in sorted(chosen, key=lambda s: (s.doc_id, s.start))
+    ]
+    assert not any("Positive Reframing" in s.text for s in chosen)
+    assert any(WITH_NUMBER in s.text for s in chosen)
+
+
+def test_select_takes_a_second_sentence_even_when_the_rest_score_far_below(scorer, sentences):
+    scored = _scored(sentences, (WITH_YEAR, 10.0), (NO_NUMBER, 0.0))
+    chosen = scorer.select("What happened to MDMA?", scored).sentences
+    assert len(chosen) == 2
+
+
+def test_select_returns_only_candidate_sentences(scorer, sentences):
+    scored = _scored(sentences, (WITH_YEAR, 5.0), (NO_NUMBER, 4.0), (WITH_NUMBER, 3.0))
+    chosen = scorer.select("What happened to MDMA?", scored).sentences
+    assert set(chosen) <= {s.sentence for s in scored}
+
+
+def test_idf_is_higher_for_rarer_terms(scorer):
+    assert scorer.idf("fibromyalgia") > scorer.idf("pain")
+    assert scorer.idf("zzzunseen") >= scorer.idf("fibromyalgia")
+
+
+def test_sentence_needles_are_unique(sentences):
+    for needle in (NO_NUMBER, WITH_NUMBER, WITH_YEAR, "Positive Reframing"):
+        assert len([s for s in sentences if needle in s.text]) == 1, needle
+    assert not re.search(r"\d", _sentence(sentences, NO_NUMBER).text)
