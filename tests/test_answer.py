@@ -63,7 +63,7 @@ def test_content_terms_are_stemmed_lowercase_and_without_stopwords():
 
 def test_content_terms_drop_question_words_and_words_about_the_article():
     assert content_terms("Why does the author say the article did? Tell who!") == set()
-    assert content_terms("How could he, where would she, when should they?") == set()
+    assert content_terms("How could they, where would it, when should this?") == set()
 
 
 @pytest.mark.parametrize("text", ["", "   ", "the and of a", "?!.,", "a b c"])
