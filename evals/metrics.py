@@ -19,7 +19,8 @@ class CaseResult:
     reply: dict
     ranked_spans: list[tuple[str, int, int]] = field(default_factory=list)  # (doc, start, end)
     leaks: int = 0  # dose figures found in any reply of the case
-    verbatim: list[bool] = field(default_factory=list)  # one per source: text[start:end] == quote
+    verbatim: list[bool] = field(default_factory=list)  # one per source: quote occurs in the text
+    offsets_exact: list[bool] = field(default_factory=list)  # one per source: text[start:end]
 
     @property
     def status_ok(self) -> bool:
@@ -55,6 +56,19 @@ class CaseResult:
             if doc == self.case.document and any(_overlaps(start, end, s) for s in self.case.spans):
                 return rank
         return None
+
+
+def check_quotes(sources: Sequence[dict], texts: dict[str, str]) -> tuple[list[bool], list[bool]]:
+    """Per cited source: is the quote verbatim text of its document (it occurs there, unchanged),
+    and do its offsets point at it (``text[start:end] == quote``). A quote can pass the first and
+    fail the second (right words, wrong place: the page would highlight the wrong span)."""
+    verbatim, exact = [], []
+    for s in sources:
+        text = texts.get(s.get("document", "article"), "")
+        quote = s["quote"]
+        verbatim.append(bool(quote) and quote in text)
+        exact.append(bool(quote) and text[s["start"] : s["end"]] == quote)
+    return verbatim, exact
 
 
 def _overlaps(start: int, end: int, span: tuple[int, int]) -> bool:
@@ -96,6 +110,8 @@ def compute_metrics(results: Sequence[CaseResult], disclaimer: str) -> dict[str,
     m["answer_accuracy"] = _rate([r.correct for r in single])
     verbatim = [v for r in results for v in r.verbatim]
     m["verbatim_quote_rate"] = _rate(verbatim) if verbatim else 1.0
+    exact = [v for r in results for v in r.offsets_exact]
+    m["offset_exactness"] = _rate(exact) if exact else 1.0
     m["abstention_accuracy"] = _rate([r.status_ok for r in by("abstain")])
     # off-topic: the article's subject is absent; near-miss: the subject is there but not the
     # detail asked for ("How many participants were in Hendricks's trial?")
@@ -119,6 +135,7 @@ def compute_metrics(results: Sequence[CaseResult], disclaimer: str) -> dict[str,
         values = [r.reply["timings_ms"][stage] for r in results if stage in r.reply["timings_ms"]]
         if values:
             m[f"{stage}_p50_ms"] = percentile(values, 50)
+            m[f"{stage}_p95_ms"] = percentile(values, 95)
     return m
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
+import time
 import tomllib
-from dataclasses import asdict
 from pathlib import Path
 
-from evals.cases import Case, load_cases
-from evals.metrics import CaseResult, compute_metrics
+from evals.cases import Case, CaseError, load_cases
+from evals.metrics import CaseResult, check_quotes, compute_metrics, per_category
 
 THRESHOLDS = Path(__file__).resolve().parent / "thresholds.toml"
 
@@ -22,6 +24,17 @@ VARIANTS = {
     "no condense": {"condense": False},
     "no sentence selection": {"select": False},
 }
+RANKED_K = 8  # retrieval is re-run at this depth to score recall@1..8 and MRR
+
+
+def case_documents(corpus_dir: Path | None = None) -> dict[str, str]:
+    """The corpus texts the cases quote, read straight from the corpus folder (no model, no
+    index), so a schema check starts instantly."""
+    from assistant.config import Settings
+    from assistant.corpus import corpus_files, read_text
+
+    folder = corpus_dir or Settings().corpus_dir
+    return {path.stem: read_text(path) for path in corpus_files(folder)}
 
 
 def run_case(assistant, retriever, case: Case, texts: dict[str, str]) -> CaseResult:
@@ -40,52 +53,71 @@ def run_case(assistant, retriever, case: Case, texts: dict[str, str]) -> CaseRes
         leaks += len(guardrails.find_doses(body))
     out = reply.to_dict()
     ranked = []
-    if case.expect == "answered":
+    if case.expect == "answered" or out["status"] in ("answered", "abstained"):
         for doc in retriever.invoke(reply.standalone_question or reply.question):
             p = assistant.resources.library.passages[doc.id]
             ranked.append((p.doc_id, p.start, p.end))
-    verbatim = [
-        texts.get(s["document"], "")[s["start"] : s["end"]] == s["quote"] for s in out["sources"]
-    ]
-    return CaseResult(case, out, ranked, leaks, verbatim)
+    verbatim, exact = check_quotes(out["sources"], texts)
+    return CaseResult(case, out, ranked, leaks, verbatim, exact)
 
 
-def run_suite(variant_name: str = "full", progress: bool = True) -> list[CaseResult]:
-    """Every case through one variant of the chain."""
+def _warm_up(assistant) -> None:
+    """One-time costs (the guard's anchor embeddings, the first Chroma and BM25 queries) paid
+    before the clock runs, so latency percentiles describe a warm process."""
+    from assistant import guardrails
+
+    guardrails.embedding_scores("warm-up", assistant.resources.embeddings.embed_many)
+    assistant.reply("What did Close et al. find?")
+
+
+def run_suite(
+    variant_names: tuple[str, ...] | list[str] = ("full",), progress: bool = True
+) -> dict[str, list[CaseResult]]:
+    """Every case through each named variant of the chain. Cases are the outer loop, so the
+    variants share the query-embedding cache and an ablation run costs little more than one."""
     from tqdm import tqdm
 
     from assistant.chain import Assistant, Variant
 
-    variant = Variant(**VARIANTS[variant_name])
-    assistant = Assistant(variant=variant)
-    texts = assistant.resources.texts
-    retriever = assistant.resources.retriever(variant).model_copy(update={"k": 8})
-    cases = load_cases(texts)
-    bar = tqdm(
-        cases,
-        desc=f"eval: {variant_name}",
-        unit="case",
-        disable=None if progress else True,
-        leave=False,
-    )
-    return [run_case(assistant, retriever, case, texts) for case in bar]
+    cases = load_cases(case_documents())  # malformed cases fail here, before the model loads
+    assistants = {n: Assistant(variant=Variant(**VARIANTS[n])) for n in variant_names}
+    resources = next(iter(assistants.values())).resources
+    texts = resources.texts
+    retrievers = {
+        n: resources.retriever(Variant(**VARIANTS[n])).model_copy(update={"k": RANKED_K})
+        for n in variant_names
+    }
+    _warm_up(next(iter(assistants.values())))
+    label = "eval" if len(variant_names) == 1 else f"eval x{len(variant_names)} variants"
+    # disable=None: a bar on a terminal, silence in CI logs (not a TTY)
+    bar = tqdm(cases, desc=label, unit="case", disable=None if progress else True, leave=False)
+    results: dict[str, list[CaseResult]] = {n: [] for n in variant_names}
+    for case in bar:
+        for name in variant_names:
+            results[name].append(run_case(assistants[name], retrievers[name], case, texts))
+    return results
 
 
 def load_thresholds(path: Path = THRESHOLDS) -> dict[str, dict[str, float]]:
+    """The gate: ``[min]`` and ``[max]`` tables of metric name -> bound."""
     with path.open("rb") as f:
         return tomllib.load(f)
 
 
 def gate(metrics: dict, thresholds: dict) -> list[str]:
-    """The metrics outside their thresholds, each as one line."""
+    """The metrics outside their thresholds, each as one line naming the metric."""
     failures = []
     for name, floor in thresholds.get("min", {}).items():
         value = metrics.get(name)
-        if value is None or value < floor:
+        if value is None:
+            failures.append(f"{name} was not measured (threshold >= {floor})")
+        elif value < floor:
             failures.append(f"{name} = {_fmt(name, value)} is below its threshold {floor}")
     for name, ceiling in thresholds.get("max", {}).items():
         value = metrics.get(name)
-        if value is None or value > ceiling:
+        if value is None:
+            failures.append(f"{name} was not measured (threshold <= {ceiling})")
+        elif value > ceiling:
             failures.append(f"{name} = {_fmt(name, value)} is above its threshold {ceiling}")
     return failures
 
@@ -98,108 +130,158 @@ def _fmt(name: str, value) -> str:
     return f"{value:.3f}"
 
 
-def metrics_table(columns: dict[str, dict]) -> str:
-    """A Markdown table: one row per metric, one column per variant."""
+def bound(name: str, thresholds: dict | None) -> str:
+    """The gate of one metric as text (">= 0.97", "<= 0"), or "" when it is not gated."""
+    thresholds = thresholds or {}
+    if name in thresholds.get("min", {}):
+        return f">= {thresholds['min'][name]}"
+    if name in thresholds.get("max", {}):
+        return f"<= {thresholds['max'][name]}"
+    return ""
+
+
+def metrics_table(columns: dict[str, dict], thresholds: dict | None = None) -> str:
+    """A Markdown table: one row per metric, one column per variant (and the gate, if given)."""
     names = list(next(iter(columns.values())))
-    head = "| metric | " + " | ".join(columns) + " |"
-    rule = "|---|" + "---:|" * len(columns)
+    gated = thresholds is not None
+    head = "| metric | " + " | ".join(columns) + (" | gate |" if gated else " |")
+    rule = "|---|" + "---:|" * len(columns) + ("---|" if gated else "")
+    rows = []
+    for n in names:
+        cells = [_fmt(n, c.get(n)) for c in columns.values()]
+        if gated:
+            cells.append(bound(n, thresholds))
+        rows.append(f"| {n} | " + " | ".join(cells) + " |")
+    return "\n".join([head, rule, *rows])
+
+
+def category_table(by_variant: dict[str, list[CaseResult]]) -> str:
+    """A Markdown table: share of correct cases per category, one column per variant."""
+    scores = {name: per_category(results) for name, results in by_variant.items()}
+    full = next(iter(by_variant.values()))
+    counts = {c: sum(r.case.category == c for r in full) for c in next(iter(scores.values()))}
+    head = "| category | cases | " + " | ".join(by_variant) + " |"
+    rule = "|---|---:|" + "---:|" * len(by_variant)
     rows = [
-        f"| {n} | " + " | ".join(_fmt(n, c.get(n)) for c in columns.values()) + " |" for n in names
+        f"| {c} | {n} | " + " | ".join(f"{s[c]:.3f}" for s in scores.values()) + " |"
+        for c, n in counts.items()
     ]
     return "\n".join([head, rule, *rows])
 
 
 def flipped(results: list[CaseResult], baseline: Path) -> list[str]:
-    """Cases whose correctness changed since a previous results.json."""
-    before = {c["id"]: c["correct"] for c in json.loads(baseline.read_text())["cases"]}
+    """Cases whose correctness changed since a previous results.json, with the status change."""
+    before = {c["id"]: c for c in json.loads(baseline.read_text(encoding="utf-8"))["cases"]}
     lines = []
     for r in results:
-        if r.case.id in before and before[r.case.id] != r.correct:
-            way = "now passes" if r.correct else "now FAILS"
-            lines.append(f"{r.case.id} {way}: {r.case.turns[-1][:70]!r}")
+        old = before.get(r.case.id)
+        if old is None or old["correct"] == r.correct:
+            continue
+        way = "now passes" if r.correct else "now FAILS"
+        was = old.get("reply", {}).get("status", "?")
+        lines.append(
+            f"{r.case.id} {way} ({was} -> {r.reply['status']}, expected {r.case.expect}): "
+            f"{r.case.turns[-1][:70]!r}"
+        )
     return lines
 
 
-def export_ragas(results: list[CaseResult], path: Path, texts: dict[str, str], passages) -> None:
-    """A RAGAS-style dataset: user_input, retrieved_contexts, response, reference."""
+def export_ragas(results: list[CaseResult], path: Path, texts: dict[str, str]) -> None:
+    """A RAGAS-style dataset, one JSON object per line: user_input, retrieved_contexts (the top
+    passages retrieval ranked), response (the reply's text), reference (the gold evidence)."""
     with path.open("w", encoding="utf-8") as f:
         for r in results:
-            contexts = [texts[d][s:e] for d, s, e in r.ranked_spans[:4]]
             row = {
                 "id": r.case.id,
+                "category": r.case.category,
                 "user_input": r.reply["standalone_question"] or r.case.turns[-1],
-                "retrieved_contexts": contexts,
+                "retrieved_contexts": [texts[d][s:e] for d, s, e in r.ranked_spans[:4]],
                 "response": r.reply["answer"],
                 "reference": " ".join(r.case.evidence),
             }
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            # ensure_ascii: bad-input cases carry lone surrogates, which UTF-8 cannot encode
+            f.write(json.dumps(row, ensure_ascii=True) + "\n")
 
 
-def results_json(results: list[CaseResult], metrics: dict) -> dict:
-    return {
-        "metrics": metrics,
-        "cases": [
-            {
-                "id": r.case.id,
-                "category": r.case.category,
-                "turns": list(r.case.turns),
-                "expect": r.case.expect,
-                "correct": r.correct,
-                "evidence_cited": r.evidence_cited,
-                "facts_found": r.facts_found,
-                "gold_rank": r.first_gold_rank(),
-                "reply": r.reply,
-            }
-            for r in results
-        ],
-    }
+def _quiet_when_not_a_tty() -> None:
+    """In CI logs (stderr not a terminal) the model loader's progress bar is noise; ours
+    (tqdm, disable=None) already turns itself off there."""
+    if not sys.stderr.isatty():
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run the suite; print the metrics table; return 1 when the gate fails."""
+    """Run the suite; print the metrics table; return 1 when --gate is set and the gate fails."""
     from assistant.config import DISCLAIMER
-    from evals.cases import CaseError
 
+    _quiet_when_not_a_tty()
+    compare = getattr(args, "compare", False)
+    names = list(VARIANTS) if compare else ["full"]
+    started = time.perf_counter()
     try:
-        results = run_suite("full")
+        by_variant = run_suite(names)
     except CaseError as error:
         print(f"Eval cases are malformed: {error}")
         return 1
-    metrics = compute_metrics(results, DISCLAIMER)
-    columns = {"full": metrics}
-    by_variant = {"full": results}
-    if getattr(args, "compare", False):
-        for name in VARIANTS:
-            if name != "full":
-                by_variant[name] = run_suite(name)
-                columns[name] = compute_metrics(by_variant[name], DISCLAIMER)
-    print(f"{len(results)} cases")
-    print(metrics_table(columns))
-    failures = gate(metrics, load_thresholds())
+    elapsed = time.perf_counter() - started
+    results = by_variant["full"]
+    columns = {name: compute_metrics(rs, DISCLAIMER) for name, rs in by_variant.items()}
+    for name in names[1:]:
+        # the variants run after the full chain on each case and reuse its cached query
+        # embeddings, so their timings are not comparable: shown as n/a
+        columns[name] = {k: v for k, v in columns[name].items() if not k.endswith("_ms")}
+    thresholds = load_thresholds()
+    failures = gate(columns["full"], thresholds)
+    print(f"{len(results)} cases x {len(names)} variant(s) in {elapsed:.0f} s")
+    print(metrics_table(columns, thresholds))
+    print()
+    print(category_table(by_variant))
+    print()
+    code = 0
     if getattr(args, "report", None):
         from evals.report import write_report
 
-        write_report(Path(args.report), results, columns, by_variant, failures)
-        print(f"Report written to {args.report}/report.md")
+        out = Path(args.report)
+        written = write_report(out, by_variant, columns, failures, thresholds)
+        print(f"Report written to {(out / 'report.md').resolve()}")
+        print("  also: " + ", ".join(p.name for p in written if p.name != "report.md"))
     if getattr(args, "export_ragas", None):
-        from assistant.chain import get_resources
-        from assistant.config import Settings
-
-        res = get_resources(Settings())
-        export_ragas(results, Path(args.export_ragas), res.texts, res.library.passages)
+        export_ragas(results, Path(args.export_ragas), _texts())
         print(f"RAGAS dataset written to {args.export_ragas}")
     if getattr(args, "baseline", None):
-        changes = flipped(results, Path(args.baseline))
-        print(f"{len(changes)} cases flipped since {args.baseline}")
-        for line in changes:
-            print("  " + line)
+        try:
+            changes = flipped(results, Path(args.baseline))
+        except (OSError, ValueError, KeyError) as error:
+            print(f"Cannot read the baseline {args.baseline}: {error!r}")
+            code = 2
+        else:
+            print(f"{len(changes)} cases flipped since {args.baseline}")
+            for line in changes:
+                print("  " + line)
     if failures:
         print("Gate FAILED:")
         for line in failures:
             print("  " + line)
-        return 1 if getattr(args, "gate", False) else 0
+        return 1 if getattr(args, "gate", False) else code
     print("Gate passed.")
-    return 0
+    return code
 
 
-__all__ = ["main", "run_suite", "compute_metrics", "gate", "metrics_table", "asdict"]
+def _texts() -> dict[str, str]:
+    from assistant.chain import get_resources
+    from assistant.config import Settings
+
+    return get_resources(Settings()).texts
+
+
+__all__ = [
+    "main",
+    "run_suite",
+    "run_case",
+    "compute_metrics",
+    "gate",
+    "metrics_table",
+    "category_table",
+    "flipped",
+    "export_ragas",
+]
