@@ -16,13 +16,12 @@ from assistant.types import Passage, Sentence, Source
 # What makes a sentence the answer: features of each (sentence, question) pair, weighted by a
 # logistic regression fitted on half of evals/cases and checked on the other half
 # (`python -m evals.fit_scorer` prints both and these weights).
-# Each weight is the mean of the two folds' fits, rounded; "passage" flipped sign between folds
-# and is left at zero.
-FEATURES = ("similarity", "lexical", "passage", "rank", "named", "finding", "answer_type")
+# Each weight is the mean of the two folds' fits, rounded. (The passage's own similarity added
+# nothing beside the fused rank: its weight flipped sign between folds, so it is not a feature.)
+FEATURES = ("similarity", "lexical", "rank", "named", "finding", "answer_type")
 WEIGHTS = {
     "similarity": 2.2,
     "lexical": 5.2,
-    "passage": 0.0,
     "rank": 2.7,
     "named": 1.2,
     "finding": 1.5,
@@ -198,7 +197,6 @@ class SentenceScorer:
         passages: Sequence[Passage],
         sentence_vectors: np.ndarray,
         sentence_rows: dict[str, list[int]],
-        passage_similarity: dict[str, float] | None = None,
         named_passages: Iterable[str] = (),
         name_terms: set[str] = frozenset(),
     ) -> tuple[list[Sentence], np.ndarray]:
@@ -209,9 +207,6 @@ class SentenceScorer:
         asks_findings = bool(_ASKS_FINDINGS.search(question))
         answer_type = next((shape for asks, shape in _ANSWER_TYPES if asks.search(question)), None)
         named = set(named_passages)
-        passage_similarity = passage_similarity or {}
-        # a passage reached only through BM25 or a name has no dense score: use the lowest seen
-        floor = min(passage_similarity.values(), default=0.0)
         sentences, rows_out = [], []
         for rank, passage in enumerate(passages, start=1):
             rows = sentence_rows.get(passage.id, [])
@@ -223,7 +218,6 @@ class SentenceScorer:
                     (
                         float(sim),
                         sum(self.idf(t) for t in shared) / total_idf,
-                        passage_similarity.get(passage.id, floor),
                         1.0 / rank,
                         float(passage.id in named),
                         float(asks_findings and bool(_REPORTS_FINDING.search(sentence.text))),

@@ -40,7 +40,6 @@ class TurnState:
     question: str = ""
     standalone: str = ""
     passages: tuple[Passage, ...] = ()
-    passage_similarity: dict[str, float] = field(default_factory=dict)
     names: tuple[str, ...] = ()
     reply: Reply | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -84,7 +83,7 @@ class Resources:
             rrf_k=settings.rrf_k,
         )
 
-    def sentence_features(self, question: str, passages, passage_similarity, names):
+    def sentence_features(self, question: str, passages, names):
         """Candidate sentences of the retrieved passages and their answer features."""
         import numpy as np
 
@@ -96,7 +95,6 @@ class Resources:
             passages=passages,
             sentence_vectors=self.library.sentence_vectors,
             sentence_rows=self.library.sentence_rows,
-            passage_similarity=passage_similarity,
             named_passages={pid for c in cited for pid in c.passage_ids},
             name_terms={t for c in cited for alias in c.aliases for t in content_terms(alias)},
         )
@@ -169,14 +167,11 @@ def build_chain(resources: Resources, variant: Variant = Variant()):
         documents = retriever.invoke(state.standalone)
         passages = tuple(resources.library.passages[d.id] for d in documents)
         names = tuple(documents[0].metadata["names"]) if documents else ()
-        similarity = {d.id: d.metadata["dense_score"] for d in documents}
-        return replace(state, passages=passages, passage_similarity=similarity, names=names)
+        return replace(state, passages=passages, names=names)
 
     def answer(state: TurnState) -> TurnState:
         scored = resources.scorer.score(
-            **resources.sentence_features(
-                state.standalone, state.passages, state.passage_similarity, state.names
-            )
+            **resources.sentence_features(state.standalone, state.passages, state.names)
         )
         chosen = resources.scorer.select(
             state.standalone, scored, settings.max_quotes, names_asked=bool(state.names)

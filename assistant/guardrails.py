@@ -1283,7 +1283,7 @@ def guard_out(reply: Reply, documents: Mapping[str, str]) -> Reply:
         kept.append(source)
 
     status = reply.status
-    if status == "answered" and not kept:
+    if status == "answered" and reply.sources and not kept:
         status = "abstained"
         answer = ABSTAIN_DOSE if dropped_dose else ABSTAIN_UNVERIFIED
         notes.append("abstained: no verified dose-free source left")

@@ -156,9 +156,11 @@ class HybridRetriever(BaseRetriever):
     use_names: bool = True
 
     def dense_rank(self, query: str, k: int) -> list[tuple[str, float]]:
+        """Passage ids by cosine similarity to the query, best first."""
         vector = list(self.embeddings.embed_query(query))
+        # despite its name, this returns Chroma's cosine *distance* (lower is closer)
         hits = self.vectorstore.similarity_search_by_vector_with_relevance_scores(vector, k=k)
-        return [(doc.id, float(score)) for doc, score in hits]
+        return [(doc.id, 1.0 - float(distance)) for doc, distance in hits]
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None

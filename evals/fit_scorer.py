@@ -20,8 +20,7 @@ def case_rows(resources, retriever, case):
     documents = retriever.invoke(question)
     passages = [resources.library.passages[d.id] for d in documents]
     names = documents[0].metadata["names"] if documents else []
-    similarity = {d.id: d.metadata["dense_score"] for d in documents}
-    inputs = resources.sentence_features(question, passages, similarity, names)
+    inputs = resources.sentence_features(question, passages, names)
     sentences, features = resources.scorer.features(**inputs)
     labels = np.asarray(
         [any(s.start < b and a < s.end for a, b in case.spans) for s in sentences], dtype=int

@@ -266,12 +266,6 @@ def test_dense_only_has_no_bm25_rank(resources, settings):
     assert [d.metadata["ranks"]["dense"] for d in documents] == [1, 2, 3, 4]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="retrieval.py dense_rank stores Chroma's cosine distance (lower is closer; "
-    "langchain_chroma's similarity_search_by_vector_with_relevance_scores returns distances) as "
-    "dense_score, which chain.py and answer.py use as a similarity",
-)
 def test_dense_score_is_a_similarity_that_falls_with_the_dense_rank(resources):
     import numpy as np
 
