@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from evals.metrics import RECALL_KS, CaseResult, per_category
+from evals.metrics import RECALL_KS, CaseResult, per_category, percentile
 
 STAGES = ("guard_in", "condense", "retrieve", "answer", "guard_out")
 FULL_COLOUR = "#1f3b73"
@@ -201,7 +201,7 @@ def plot_latency(results: Sequence[CaseResult], path: Path) -> Path:
         left.hist(totals, bins=np.geomspace(lo, hi * 1.001, 30), color=FULL_COLOUR, alpha=0.85)
         left.set_xscale("log")
         for q, style in ((50, "--"), (95, ":")):
-            v = float(np.percentile(totals, q, method="nearest"))
+            v = percentile(totals, q)
             left.axvline(v, color="#c0392b", linestyle=style, label=f"p{q} {v:,.0f} ms")
         left.legend(fontsize=8)
     left.set_xlabel("whole turn (ms, log scale)")
@@ -211,8 +211,8 @@ def plot_latency(results: Sequence[CaseResult], path: Path) -> Path:
     p50, p95 = [], []
     for s in stages:
         values = [r.reply["timings_ms"][s] for r in results if s in r.reply["timings_ms"]]
-        p50.append(max(float(np.percentile(values, 50, method="nearest")), 0.01))
-        p95.append(max(float(np.percentile(values, 95, method="nearest")), 0.01))
+        p50.append(max(percentile(values, 50), 0.01))  # log axis: 0 ms drawn as 0.01
+        p95.append(max(percentile(values, 95), 0.01))
     ys = np.arange(len(stages))[::-1]
     right.barh(ys + 0.2, p50, height=0.38, color=FULL_COLOUR, label="p50")
     right.barh(ys - 0.2, p95, height=0.38, color="#e07a1f", label="p95")
