@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint unit evals bench bench-scale browser clean
+.PHONY: install run test lint unit evals bench bench-scale load browser clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ bench: install
 
 bench-scale: install
 	$(PY) -m benchmarks.bench_scale
+
+# 32 concurrent gradio_client users x 5 questions against the page
+load: install
+	$(PY) -m benchmarks.load
 
 clean:
 	rm -rf index/chroma index/manifest.json* reports .pytest_cache
