@@ -381,3 +381,42 @@ def test_write_report(tmp_path):
     assert set(results["variants"]) == {"full", "dense only"}
     lines = (tmp_path / "out" / "cases.jsonl").read_text().splitlines()
     assert json.loads(lines[2])["reply"]["question"] == "\udcff"
+
+
+def test_main_wires_report_baseline_and_gate(tmp_path, monkeypatch, capsys):
+    import argparse
+
+    from assistant.config import DISCLAIMER as REAL_DISCLAIMER
+    from evals import runner
+
+    case = make_case("a1", evidence=(FINDING,), facts=("fell by half",))
+    reply = make_reply("answered", FINDING, [source(FINDING)])
+    reply["answer"] = reply["answer"].replace(DISCLAIMER, REAL_DISCLAIMER)
+    results = [result(case, reply, [finding_span()])]
+    monkeypatch.setattr(runner, "run_suite", lambda names: {n: results for n in names})
+    monkeypatch.setattr(runner, "_texts", lambda: DOCS)
+    monkeypatch.setattr(runner, "load_thresholds", lambda: {"min": {"recall@1": 1.0}})
+
+    def run(**flags) -> int:
+        defaults = dict(report=None, compare=False, baseline=None, export_ragas=None, gate=False)
+        return runner.main(argparse.Namespace(**{**defaults, **flags}))
+
+    out = tmp_path / "report"
+    assert run(report=str(out), export_ragas=str(tmp_path / "r.jsonl")) == 0
+    printed = capsys.readouterr().out
+    assert f"Report written to {(out / 'report.md').resolve()}" in printed
+    assert "Gate passed." in printed and (tmp_path / "r.jsonl").exists()
+
+    assert run(baseline=str(out / "results.json")) == 0
+    assert "0 cases flipped since" in capsys.readouterr().out
+    assert run(baseline=str(tmp_path / "missing.json")) == 2
+    assert "Cannot read the baseline" in capsys.readouterr().out
+
+    monkeypatch.setattr(runner, "load_thresholds", lambda: {"min": {"mrr": 1.1}})
+    assert run(gate=False) == 0
+    assert run(gate=True) == 1
+    printed = capsys.readouterr().out
+    assert "Gate FAILED:\n  mrr = 1.000 is below its threshold 1.1" in printed
+
+    assert run(compare=True) == 0  # the variants' latency columns are n/a
+    assert "| latency_p50_ms | 10.0 | n/a |" in capsys.readouterr().out
