@@ -247,12 +247,12 @@ class SentenceScorer:
         """The best sentence and those close to it (up to ``max_quotes``), in article order;
         none, with a reason, when the article does not answer the question."""
         if not scored:
-            return Selection((), "nothing was retrieved")
+            return Selection(())
         if not names_asked and max(s.similarity for s in scored) < RELEVANCE_FLOOR:
-            return Selection((), "nothing in the article is close to the question")
+            return Selection(())
         unknown = self.unknown_terms(question)
         if unknown:
-            return Selection((), f"the article never mentions {', '.join(unknown)}")
+            return Selection((), f"it never mentions {', '.join(unknown)}")
         best = scored[0].score
         chosen = [s.sentence for s in scored[:max_quotes] if s.score >= best - KEEP_WITHIN]
         if len(chosen) < 2 and len(scored) > 1:
@@ -261,9 +261,9 @@ class SentenceScorer:
         # the best sentence has none, the article does not give it
         top = scored[0].sentence.text
         if _ASKS_COUNT.search(question) and not _HAS_COUNT.search(top):
-            return Selection((), "the article gives no number for that")
+            return Selection((), "it gives no number for that")
         if _ASKS_DATE.search(question) and not _HAS_DATE.search(top):
-            return Selection((), "the article gives no date for that")
+            return Selection((), "it gives no date for that")
         return Selection(tuple(sorted(chosen, key=lambda s: (s.doc_id, s.start))))
 
 
@@ -283,7 +283,12 @@ def compose_answer(sources: Sequence[Source], lead: str = "The article says:") -
 
 
 ABSTENTION = (
-    "The article does not cover that, so I can't answer it from the article. "
+    "The article does not cover that, so I can't answer it from the article{why}. "
     "I can tell you what it says about psychedelic-assisted therapy with MDMA or psilocybin, "
     "the research on chronic pain (Hendricks, Castellanos, Close), or the story of Callie."
 )
+
+
+def abstention(reason: str = "") -> str:
+    """The reply when the article does not answer, with the reason when there is one."""
+    return ABSTENTION.format(why=f"; {reason}" if reason else "")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from assistant import guardrails
-from assistant.answer import ABSTENTION, SentenceScorer, compose_answer, content_terms, to_sources
+from assistant.answer import SentenceScorer, abstention, compose_answer, content_terms, to_sources
 from assistant.config import Settings
 from assistant.conversation import ConversationStore, condense_followup, small_talk
 from assistant.types import Passage, Reply, Turn
@@ -173,14 +173,17 @@ def build_chain(resources: Resources, variant: Variant = Variant()):
         scored = resources.scorer.score(
             **resources.sentence_features(state.standalone, state.passages, state.names)
         )
-        chosen = resources.scorer.select(
+        selection = resources.scorer.select(
             state.standalone, scored, settings.max_quotes, names_asked=bool(state.names)
-        ).sentences
+        )
+        chosen = selection.sentences
         if chosen and not variant.select:
             chosen = tuple(s for p in state.passages[: settings.top_k] for s in p.sentences)
         if not chosen:
-            reply = Reply(state.question, state.standalone, "abstained", ABSTENTION)
-            return replace(state, reply=reply)
+            answer = abstention(selection.reason)
+            return replace(
+                state, reply=Reply(state.question, state.standalone, "abstained", answer)
+            )
         sources = to_sources(chosen)
         lead = (
             f"Here is what the article reports of {state.names[0]}:"

@@ -70,6 +70,8 @@ def _parse(obj: dict, where: str, documents: dict[str, str]) -> Case:
             raise fail(f"fact {fact!r} is in none of the evidence")
     if obj["expect"] == "answered" and not spans:
         raise fail("an answered case needs evidence")
+    if obj["expect"] == "answered" and not obj.get("facts"):
+        raise fail("an answered case needs facts")
     return Case(
         id=obj["id"],
         category=obj["category"],

@@ -106,6 +106,15 @@ def compute_metrics(results: Sequence[CaseResult], disclaimer: str) -> dict[str,
     m["quotes_per_answer"] = (
         statistics.fmean(len(r.reply["sources"]) for r in answered) if answered else None
     )
+    # share of cited quotes that overlap the gold evidence: a lower bound (a quote outside the
+    # gold span can still be relevant), but it falls when an answer over-quotes
+    cited = [
+        any(_overlaps(s["start"], s["end"], span) for span in r.case.spans)
+        for r in single
+        if r.reply["status"] == "answered"
+        for s in r.reply["sources"]
+    ]
+    m["citation_precision"] = _rate(cited)
     m["fact_accuracy"] = statistics.fmean(r.facts_found for r in single) if single else None
     m["answer_accuracy"] = _rate([r.correct for r in single])
     verbatim = [v for r in results for v in r.verbatim]
