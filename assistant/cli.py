@@ -1,5 +1,7 @@
-"""The command line: ``assistant index | ask | chat | eval``. Heavy imports happen inside the
-commands, so ``--help`` starts instantly."""
+"""Ask the article from the command line: index, ask, chat and eval.
+
+Heavy imports happen inside the commands, so ``--help`` starts instantly.
+"""
 
 from __future__ import annotations
 
@@ -57,16 +59,41 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def _jsonl_message(line: str) -> tuple[str | bytes, str]:
-    """The message and conversation id of one input line; malformed lines become a message
-    the guard will call invalid, with a reason."""
+NOT_A_MESSAGE = (
+    'That line is not a JSON object with a "message" string; send one like '
+    '{"message": "What did Close et al. find?", "conversation": "c1"}.'
+)
+FAILED = "Something went wrong while answering this message; please try again or rephrase it."
+
+
+def _jsonl_message(line: str) -> tuple[str | None, str]:
+    """The message and conversation id of one input line; None for a malformed line."""
     try:
         obj = json.loads(line)
     except ValueError:
-        return "", "default"
-    if not isinstance(obj, dict) or not isinstance(obj.get("message"), str):
-        return "", str(obj.get("conversation", "default")) if isinstance(obj, dict) else "default"
-    return obj["message"], str(obj.get("conversation") or "default")
+        return None, "default"
+    if not isinstance(obj, dict):
+        return None, "default"
+    conversation = str(obj.get("conversation") or "default")
+    message = obj.get("message")
+    return (message if isinstance(message, str) else None), conversation
+
+
+def _invalid(question: str, answer: str):
+    """A reply for input the chain never saw, finished by the same output guard."""
+    from assistant.guardrails import guard_out
+    from assistant.types import Reply
+
+    return guard_out(Reply(question[:200], "", "invalid", answer), {})
+
+
+def _answer(assistant, message: str | bytes, conversation: str):
+    """The assistant's reply; an unexpected failure becomes a reply, never a traceback."""
+    try:
+        return assistant.ask(message, conversation)
+    except Exception as error:  # noqa: BLE001 - one bad turn must not end the session
+        print(f"assistant: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+        return _invalid(message if isinstance(message, str) else "", FAILED)
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -74,10 +101,11 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     assistant = Assistant(_settings(args))
     stdin = sys.stdin.buffer
-    if not args.jsonl and sys.stdin.isatty():
+    interactive = not args.jsonl and sys.stdin.isatty()
+    if interactive:
         print("Ask about the article (Ctrl-D to leave).", flush=True)
     while True:
-        if not args.jsonl and sys.stdin.isatty():
+        if interactive:
             print("> ", end="", flush=True)
         raw = stdin.readline()
         if not raw:
@@ -85,19 +113,18 @@ def cmd_chat(args: argparse.Namespace) -> int:
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError:
-            line = None
-        if args.jsonl:
-            if line is None:
-                message, conversation = raw, "default"
-            elif not line.strip():
-                continue
+            line = None  # the guard says what to do with undecodable bytes
+        if not args.jsonl:
+            message = raw.rstrip(b"\r\n") if line is None else line.rstrip("\r\n")
+            _print_reply(_answer(assistant, message, "default"), False)
+        elif line is None:
+            _print_reply(_answer(assistant, raw, "default"), True)
+        elif line.strip():
+            message, conversation = _jsonl_message(line)
+            if message is None:
+                _print_reply(_invalid(line.strip(), NOT_A_MESSAGE), True)
             else:
-                message, conversation = _jsonl_message(line)
-            _print_reply(assistant.ask(message, conversation), True)
-        else:
-            _print_reply(
-                assistant.ask(raw.rstrip(b"\r\n") if line is None else line.rstrip("\r\n")), False
-            )
+                _print_reply(_answer(assistant, message, conversation), True)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
