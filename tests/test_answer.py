@@ -184,9 +184,7 @@ WITH_YEAR = "which was banned in 1985"
 
 @pytest.mark.parametrize("question", ["What did Close find?", "", "How many patients?"])
 def test_select_abstains_on_empty_input(scorer, question):
-    selection = scorer.select(question, [])
-    assert selection.sentences == ()
-    assert selection.reason
+    assert scorer.select(question, []).sentences == ()
 
 
 def test_select_abstains_on_a_count_question_whose_best_sentence_has_no_number(scorer, sentences):
