@@ -135,6 +135,21 @@ def test_testing_question_keeps_the_dose_free_clause_only(assistant, resources):
     assert_verbatim_sources(reply, resources.texts)
 
 
+@pytest.mark.parametrize("message", [None, 42, ["Who is Callie?"], {"message": "x"}, 3.5])
+def test_a_message_that_is_not_text_is_invalid(assistant, message):
+    reply = assistant.reply(message)
+    assert reply.status == "invalid"
+    assert "wasn't text" in reply.answer
+    assert reply.answer.endswith("\n\n" + DISCLAIMER)
+
+
+@pytest.mark.parametrize("wrap", [bytes, bytearray, memoryview])
+def test_bytes_like_messages_are_read_as_utf8(assistant, wrap):
+    reply = assistant.reply(wrap(b"Who is Callie?"))
+    assert reply.status == "answered"
+    assert reply.question == "Who is Callie?"
+
+
 def test_bytes_message_is_read_as_utf8(assistant):
     as_text = assistant.reply(CLOSE)
     as_bytes = assistant.reply(CLOSE.encode("utf-8"))
