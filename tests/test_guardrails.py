@@ -710,10 +710,15 @@ def test_guard_out_scrubs_doses_from_any_text_and_adds_the_disclaimer(status):
     out = g.guard_out(reply, DOCS)
     assert not g.contains_dose(out.answer)
     assert out.answer.count(DISCLAIMER) == 1 and out.answer.endswith("\n\n" + DISCLAIMER)
-    if status == "answered":  # nothing verified left to cite
-        assert out.status == "abstained" and out.answer.startswith(g.ABSTAIN_UNVERIFIED)
-    else:
-        assert out.status == status and "[dose omitted]" in out.answer
+    # an answer that never had sources (small talk) keeps its status; the dose is still cut
+    assert out.status == status and "[dose omitted]" in out.answer
+
+
+def test_guard_out_abstains_when_no_cited_quote_survives_verification():
+    src = Source(1, "Not in the article.", 0, 19, "s")
+    out = g.guard_out(Reply("q", "q", "answered", "> Not in the article. [1]", [src]), DOCS)
+    assert out.status == "abstained" and out.sources == []
+    assert out.answer.startswith(g.ABSTAIN_UNVERIFIED)
 
 
 def test_guard_out_is_fast():
