@@ -189,11 +189,6 @@ def test_32_concurrent_clients_never_see_each_others_turns(app_url):
         assert not any(other in standalone for other in others)
 
 
-@pytest.mark.xfail(
-    reason="guard_out turns a sourceless 'answered' reply into an abstention; small talk has "
-    "no sources (requested: downgrade only when the reply had sources and none survived)",
-    strict=False,
-)
 def test_what_can_you_do_gets_a_helpful_reply(app_url):
     reply = _client(app_url).predict("What can you do?", api_name="/ask")
     assert reply["status"] == "answered"
