@@ -64,8 +64,7 @@ class Settings:
     candidates: int = 10
 
     # Answer
-    max_quotes: int = 4
-    min_quotes: int = 2
+    max_quotes: int = 4  # at least two are quoted when two sentences were retrieved
 
     def replace(self, **changes: object) -> Settings:
         """A copy with some fields changed (for CLI flags and tests)."""
