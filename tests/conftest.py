@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
+
 import pytest
 
 from assistant.config import ROOT, Settings, apply_offline_env
@@ -33,3 +36,23 @@ def resources(assistant):
 @pytest.fixture(scope="session")
 def article_text() -> str:
     return (ROOT / "corpus" / "article.md").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def app_module():
+    """``app.py``, which lives at the repository root, outside the package."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    return importlib.import_module("app")
+
+
+@pytest.fixture(scope="session")
+def app_url(app_module, assistant, settings):
+    """The page in a child process, served from the session's index (built by ``assistant``)."""
+    env = {
+        "ASSISTANT_INDEX_DIR": str(settings.index_dir),
+        "ASSISTANT_CORPUS_DIR": str(settings.corpus_dir),
+        "ASSISTANT_CHROMA_URL": "",
+    }
+    with app_module.spawn(env=env) as url:
+        yield url

@@ -3,38 +3,20 @@ against the page running in a child process."""
 
 from __future__ import annotations
 
-import importlib
 import os
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from contract import REPLY_KEYS
 
-from assistant.config import DISCLAIMER, ROOT
-
-REPLY_KEYS = {
-    "question",
-    "standalone_question",
-    "status",
-    "answer",
-    "sources",
-    "disclaimer",
-    "timings_ms",
-}
-
-
-def _app():
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    return importlib.import_module("app")
-
+from assistant.config import DISCLAIMER
 
 # ------------------------------------------------------------------------------------------
 # Rendering
 
 
-def test_user_text_is_made_inert():
-    app = _app()
+def test_user_text_is_made_inert(app_module):
+    app = app_module
     shown = app.as_text("<img src=x onerror=alert(1)> [a](javascript:x) **b**")
     assert "<" not in shown and ">" not in shown
     assert "&lt;img src=x onerror=alert\\(1\\)&gt;" in shown
@@ -43,8 +25,8 @@ def test_user_text_is_made_inert():
     assert app.as_text(None) == ""
 
 
-def test_answer_markdown_has_badge_and_disclaimer():
-    app = _app()
+def test_answer_markdown_has_badge_and_disclaimer(app_module):
+    app = app_module
     refused = {"status": "refused", "answer": f"No.\n\n{DISCLAIMER}", "disclaimer": DISCLAIMER}
     text = app.answer_markdown(refused)
     assert 'class="badge badge-refused"' in text
@@ -58,8 +40,8 @@ def test_answer_markdown_has_badge_and_disclaimer():
     assert "badge" not in app.answer_markdown(answered)
 
 
-def test_sources_are_highlighted_inside_their_paragraph():
-    app = _app()
+def test_sources_are_highlighted_inside_their_paragraph(app_module):
+    app = app_module
     text = "Intro.\n\nFirst sentence. The <quoted> one here. Last & final.\n\nNext."
     start = text.index("The <quoted>")
     end = start + len("The <quoted> one here.")
@@ -76,8 +58,8 @@ def test_sources_are_highlighted_inside_their_paragraph():
     assert "No quotes" in app.sources_html({"sources": []}, {})
 
 
-def test_details_and_timings_escape_and_show_stages():
-    app = _app()
+def test_details_and_timings_escape_and_show_stages(app_module):
+    app = app_module
     reply = {
         "question": "<b>he</b>?",
         "standalone_question": "<b>James Close</b>?",
@@ -91,8 +73,8 @@ def test_details_and_timings_escape_and_show_stages():
     assert "retrieve" in timings and "14.0 ms" in timings
 
 
-def test_stream_grows_to_the_full_text_without_splitting_tags():
-    app = _app()
+def test_stream_grows_to_the_full_text_without_splitting_tags(app_module):
+    app = app_module
     text = '<span class="badge">x</span>\n\n' + " ".join(f"w{i}" for i in range(40))
     parts = list(app._stream(text))
     assert parts[-1] == text and len(parts) > 3
@@ -102,17 +84,6 @@ def test_stream_grows_to_the_full_text_without_splitting_tags():
 
 # ------------------------------------------------------------------------------------------
 # The API against the running page
-
-
-@pytest.fixture(scope="module")
-def app_url(assistant, settings):
-    env = {
-        "ASSISTANT_INDEX_DIR": str(settings.index_dir),
-        "ASSISTANT_CORPUS_DIR": str(settings.corpus_dir),
-        "ASSISTANT_CHROMA_URL": "",
-    }
-    with _app().spawn(env=env) as url:
-        yield url
 
 
 def _client(url: str):

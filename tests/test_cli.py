@@ -15,21 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
+from contract import REPLY_KEYS, SOURCE_KEYS, STATUSES
 
 from assistant import guardrails
 from assistant.config import DISCLAIMER, OFFLINE_ENV, ROOT
 
-REPLY_KEYS = {
-    "question",
-    "standalone_question",
-    "status",
-    "answer",
-    "sources",
-    "disclaimer",
-    "timings_ms",
-}
-SOURCE_KEYS = {"id", "quote", "start", "end", "section", "document"}
-STATUSES = {"answered", "abstained", "refused", "invalid"}
 HEAVY = ("torch", "chromadb", "sentence_transformers", "transformers", "langchain_core", "bm25s")
 
 _SCRIPT = Path(sys.executable).with_name("assistant")

@@ -6,20 +6,11 @@ import dataclasses
 import json
 
 import pytest
+from contract import REPLY_KEYS, SOURCE_KEYS
 
 from assistant.types import Passage, Reply, Sentence, Source, Turn
 
 # The keys DESIGN.md gives the reply and each of its sources.
-REPLY_KEYS = {
-    "question",
-    "standalone_question",
-    "status",
-    "answer",
-    "sources",
-    "disclaimer",
-    "timings_ms",
-}
-SOURCE_KEYS = {"id", "quote", "start", "end", "section", "document"}
 
 SOURCE = Source(1, "verbatim article text", 1234, 1255, "Clinical Trials", "article")
 

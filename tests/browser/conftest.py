@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
 from pathlib import Path
 
 import pytest
-
-from assistant.config import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -21,25 +17,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def load_app_module():
-    """``app.py`` lives at the repository root, outside the package."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    return importlib.import_module("app")
-
-
-@pytest.fixture(scope="session")
-def app_url(assistant, settings):
-    """The page served from the session's index (built by the ``assistant`` fixture)."""
-    env = {
-        "ASSISTANT_INDEX_DIR": str(settings.index_dir),
-        "ASSISTANT_CORPUS_DIR": str(settings.corpus_dir),
-        "ASSISTANT_CHROMA_URL": "",
-    }
-    with load_app_module().spawn(env=env) as url:
-        yield url
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from contract import REPLY_KEYS, SOURCE_KEYS
 
 from assistant import guardrails
 from assistant.chain import Assistant, Variant, to_turn
@@ -18,17 +19,6 @@ from assistant.config import DISCLAIMER
 from assistant.conversation import ABOUT
 from assistant.types import Reply
 
-STATUSES = {"answered", "abstained", "refused", "invalid"}
-REPLY_KEYS = {
-    "question",
-    "standalone_question",
-    "status",
-    "answer",
-    "sources",
-    "disclaimer",
-    "timings_ms",
-}
-SOURCE_KEYS = {"id", "quote", "start", "end", "section", "document"}
 CLOSE = "What did Close et al. find?"
 
 _ids = itertools.count()

@@ -25,13 +25,13 @@ import json
 import time
 
 import pytest
+from contract import STATUSES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assistant import guardrails
 from assistant.config import DISCLAIMER
 
-STATUSES = {"answered", "abstained", "refused", "invalid"}
 N_QUESTIONS = 5000
 N_MALFORMED = 1000
 N_CONVERSATIONS = 200
