@@ -29,18 +29,6 @@ def _conversation() -> str:
     return f"test-chain-{next(_ids)}"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """On the shared 2-core box torch's two intra-op threads make each embedding ~15x slower
-    (measured: 365-400 ms vs 21-26 ms per query under load); results are the same."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def body(reply: Reply) -> str:
     """The answer without its closing disclaimer."""
     assert reply.answer.endswith(DISCLAIMER)

@@ -48,18 +48,6 @@ SEEN: dict[str, set[str]] = {"questions": set(), "malformed": set(), "conversati
 DOSE_NOTES: collections.Counter = collections.Counter()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """On the shared 2-core box torch's two intra-op threads make each embedding ~15x slower
-    (measured: 365-400 ms vs 21-26 ms per query under load); results are the same."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def check_reply(reply, texts: dict[str, str]) -> None:
     """What every reply owes: a known status, the disclaimer last, no dose anywhere we say."""
     assert reply.status in STATUSES
