@@ -7,10 +7,11 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 
+from assistant.answer_checks import ASKS_COUNT, Quotes, is_task, missing_answer
+from assistant.terms import QUESTION_WORD, content_terms, lexicon, stem
 from assistant.types import Passage, Sentence, Source
 
 # What makes a sentence the answer: features of each (sentence, question) pair, weighted by a
@@ -50,17 +51,6 @@ _REPORTS_FINDING = re.compile(
     r"promise|efficacy|relief|analysis)\b",
     re.I,
 )
-# Questions that ask for a count or a date are only answered by a sentence that has one.
-_ASKS_COUNT = re.compile(r"\b(how many|how much|how old)\b", re.I)
-_HAS_COUNT = re.compile(
-    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty|hundred|"
-    r"dozen|single|half|several|many)\b",
-    re.I,
-)
-_ASKS_DATE = re.compile(r"^\s*when\b|\b(what year|which year|since when)\b", re.I)
-_HAS_DATE = re.compile(
-    r"\b(1[89]\d\d|20\d\d|\d\ds|morning|evening|yet|next \w+ months|before|after|prior)\b", re.I
-)
 # The kind of answer a wh-question wants, and what a sentence giving it looks like.
 _ANSWER_TYPES = (
     (re.compile(r"\bwho\b", re.I), re.compile(r"\b[A-Z][a-z]+ [A-Z][a-z]+")),
@@ -70,7 +60,7 @@ _ANSWER_TYPES = (
     ),
     (re.compile(r"\bwhere\b", re.I), re.compile(r"\b(at|in) (the )?[A-Z]")),
     (
-        _ASKS_COUNT,
+        ASKS_COUNT,
         re.compile(r"\d|\b(one|two|three|four|five|ten|half|single)\b", re.I),
     ),
     (
@@ -78,37 +68,6 @@ _ANSWER_TYPES = (
         re.compile(r"\b(because|so|since|allows?|prevented|due|which can)\b"),
     ),
 )
-_WORD = re.compile(r"\w\w+")
-_QUESTION_WORD = re.compile(r"[^\W_][\w'’]*")
-_EXTRA_STOPWORDS = {
-    "why",
-    "what",
-    "how",
-    "when",
-    "where",
-    "which",
-    "who",
-    "whom",
-    "whose",
-    "does",
-    "did",
-    "do",
-    "can",
-    "could",
-    "would",
-    "should",
-    "isn",
-    "doesn",
-    "don",
-    "didn",
-    "couldn",
-    "wasn",
-    "aren",
-    "article",
-    "author",
-    "tell",
-    "say",
-}
 
 
 @dataclass(frozen=True)
@@ -124,21 +83,6 @@ class Selection:
 
     sentences: tuple[Sentence, ...]
     reason: str = ""
-
-
-@cache
-def _lexicon():
-    import Stemmer
-    from bm25s.stopwords import STOPWORDS_EN
-
-    return Stemmer.Stemmer("english"), frozenset(STOPWORDS_EN) | _EXTRA_STOPWORDS
-
-
-def content_terms(text: str) -> set[str]:
-    """Stemmed content words of a text (stopwords dropped)."""
-    stemmer, stopwords = _lexicon()
-    words = [w for w in _WORD.findall(text.lower()) if w not in stopwords]
-    return set(stemmer.stemWords(words))
 
 
 class SentenceScorer:
@@ -171,30 +115,36 @@ class SentenceScorer:
         ibuprofen) or written as a proper name mid-question or an acronym (Oregon, ADHD)."""
         from wordfreq import zipf_frequency
 
-        stemmer, stopwords = _lexicon()
+        stopwords = lexicon()[1]
         found = []
-        for match in _QUESTION_WORD.finditer(question):
+        for match in QUESTION_WORD.finditer(question):
             original = re.sub(r"['’]s$", "", match.group(0))
             word = original.lower()
             if len(word) < 2 or word in stopwords or word.isdigit():
                 continue
-            stem = stemmer.stemWord(word)
-            if stem in self._idf or word in self._compounds or self._shares_stem(stem):
+            if self._uses(word):
                 continue
-            proper = (original[0].isupper() and match.start() > 0) or (
-                original.isupper() and len(original) > 1
+            proper = (
+                (original[0].isupper() and match.start() > 0)
+                or (original.isupper() and len(original) > 1)
+                or any(c.isupper() for c in original[1:])  # PhD, iPhone
             )
             if proper or zipf_frequency(word, "en") < RARE_ZIPF:
                 found.append(original)
         return found
 
-    def _shares_stem(self, stem: str) -> bool:
+    def _uses(self, word: str) -> bool:
+        """True when the corpus uses this word or one sharing its stem."""
+        root = stem(word)
+        return root in self._idf or word.lower() in self._compounds or self._shares_stem(root)
+
+    def _shares_stem(self, root: str) -> bool:
         """True when an article stem and this one share a prefix of all but their last three
         letters (and at least four)."""
-        if len(stem) < 4:
+        if len(root) < 4:
             return False
-        need = max(4, len(stem) - 3)
-        return any(s[:need] == stem[:need] for s in self._stems if len(s) >= need)
+        need = max(4, len(root) - 3)
+        return any(s[:need] == root[:need] for s in self._stems if len(s) >= need)
 
     def features(
         self,
@@ -249,11 +199,14 @@ class SentenceScorer:
         scored: Sequence[ScoredSentence],
         max_quotes: int = 4,
         names_asked: bool = False,
+        name_terms: set[str] = frozenset(),
     ) -> Selection:
         """The best sentence and those close to it (up to ``max_quotes``), in article order;
         none, with a reason, when the article does not answer the question."""
         if not scored:
             return Selection(())
+        if is_task(question):
+            return Selection((), "I only answer questions about it, with its own words")
         if not names_asked and max(s.similarity for s in scored) < RELEVANCE_FLOOR:
             return Selection(())
         unknown = self.unknown_terms(question)
@@ -263,13 +216,16 @@ class SentenceScorer:
         chosen = [s.sentence for s in scored[:max_quotes] if s.score >= best - KEEP_WITHIN]
         if len(chosen) < 2 and len(scored) > 1:
             chosen.append(scored[1].sentence)
-        # the answer-type feature already favours sentences with a number or date, so when even
-        # the best sentence has none, the article does not give it
-        top = scored[0].sentence.text
-        if _ASKS_COUNT.search(question) and not _HAS_COUNT.search(top):
-            return Selection((), "it gives no number for that")
-        if _ASKS_DATE.search(question) and not _HAS_DATE.search(top):
-            return Selection((), "it gives no date for that")
+        quotes = Quotes(
+            tuple(s.text for s in chosen),
+            scored[0].sentence.text,
+            frozenset(name_terms),
+            self._uses,
+            self._idf.keys(),
+        )
+        reason = missing_answer(question, quotes)
+        if reason:
+            return Selection((), reason)
         return Selection(tuple(sorted(chosen, key=lambda s: (s.doc_id, s.start))))
 
 

@@ -170,11 +170,14 @@ def build_chain(resources: Resources, variant: Variant = Variant()):
         return replace(state, passages=passages, names=names)
 
     def answer(state: TurnState) -> TurnState:
-        scored = resources.scorer.score(
-            **resources.sentence_features(state.standalone, state.passages, state.names)
-        )
+        features = resources.sentence_features(state.standalone, state.passages, state.names)
+        scored = resources.scorer.score(**features)
         selection = resources.scorer.select(
-            state.standalone, scored, settings.max_quotes, names_asked=bool(state.names)
+            state.standalone,
+            scored,
+            settings.max_quotes,
+            names_asked=bool(state.names),
+            name_terms=features["name_terms"],
         )
         chosen = selection.sentences
         if chosen and not variant.select:

@@ -154,6 +154,37 @@ def test_off_topic_questions_are_abstained(assistant, question):
 
 
 @pytest.mark.parametrize(
+    ("question", "reason"),
+    [
+        ("Where did James Close get his PhD?", "PhD"),
+        ("What year was Rachel Nuwer born?", "date"),
+        ("How much does MDMA-assisted therapy cost?", "price"),
+        ("What is Joel Castellanos's medical specialty?", "specialty"),
+        ("Where does Maya Armstrong work?", "where they work"),
+        ("Write me a poem about the ocean.", "only answer questions"),
+    ],
+)
+def test_near_misses_are_abstained_with_what_is_missing(assistant, question, reason):
+    reply = assistant.reply(question)
+    assert reply.status == "abstained", reply.answer
+    assert reason in reply.answer
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Where does James Close work?",
+        "When was MDMA banned?",
+        "How many patients were in the microdosing case series?",
+        "Which journal published Castellanos's case series?",
+        "What is the full title of Nuwer's book?",
+    ],
+)
+def test_the_same_kinds_of_question_are_answered_when_the_article_gives_it(assistant, question):
+    assert assistant.reply(question).status == "answered"
+
+
+@pytest.mark.parametrize(
     "question",
     [
         "How much MDMA should I take?",
