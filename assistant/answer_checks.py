@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 
 from assistant.terms import QUESTION_WORD, WORD, content_terms, lexicon, stem
 
@@ -134,8 +134,9 @@ class Quotes:
         return any(content_terms(m.group(0)) - asked for t in self.texts for m in _NAME.finditer(t))
 
 
-def _frame() -> set[str]:
-    return {stem(w) for w in FRAME_WORDS}
+@cache
+def _frame() -> frozenset[str]:
+    return frozenset(stem(w) for w in FRAME_WORDS)
 
 
 def quantity(question: str, quotes: Quotes) -> str:
@@ -184,7 +185,8 @@ def named_attribute(question: str, quotes: Quotes) -> str:
 
 
 def which_thing(question: str, quotes: Quotes) -> str:
-    """ "Which <thing>" needs that thing in the quotes, or a name ("Which journal ...")."""
+    """A "which <thing>" question needs that thing in the quotes, or a name ("Which journal
+    published ..." is answered by "Expert Review Of Neurotherapeutics")."""
     found = _ASKS_WHICH.search(question)
     if not found or found.group(1).lower() in _GENERIC_HEADS:
         return ""
@@ -211,7 +213,7 @@ def about_the_person(question: str, quotes: Quotes) -> str:
     if not quotes.name_terms:
         return ""
     asked = content_terms(question) - quotes.name_terms - _frame()
-    seen = asked & set(quotes.vocabulary)
+    seen = {t for t in asked if t in quotes.vocabulary}
     if not seen or seen & quotes.words:
         return ""
     words = [m.group(0) for m in QUESTION_WORD.finditer(question) if stem(m.group(0)) in seen]

@@ -574,10 +574,12 @@ _RULES: tuple[_Rule, ...] = (
     _Rule(
         "how-many",
         _rx(
-            rf"\bhow\s+many\s+(?:\w+\s+){{0,2}}?(?:{_UNIT_WORD}|{_DOSE_NOUN}|times|pills?|"
+            rf"\bhow\s+many\s+(?:(?:\w+\s+){{0,2}}?(?:{_UNIT_WORD}|{_DOSE_NOUN}|times|pills?|"
             rf"capsules?|caps|tabs?|hits?|mushrooms?|shrooms?|grams?|drops?|blotters?|"
-            rf"squares|tablets?|do|should|can|could|would|to|of\s+(?:them|these|those|it|the\s+"
-            rf"(?:pills?|capsules?|tabs?|mushrooms?)))\b"
+            rf"squares|tablets?)|do|should|can|could|would|to|of\s+(?:them|these|those|it|the\s+"
+            rf"(?:pills?|capsules?|tabs?|mushrooms?))|(?:\w+\s+){{1,2}}?(?:do|should|can|could|"
+            rf"would|must)\s+(?:i|you|we|he|she|they|one|people|someone|a\s+\w+)\s+"
+            rf"(?:take|use|eat|drink|swallow|do|try|microdose|dose))\b"
         ),
     ),
     # "What is the (safe / right / max ...) dose", "which dosage", "what amount of ...".
