@@ -21,9 +21,10 @@ from assistant.terms import QUESTION_WORD, WORD, content_terms, lexicon, stem
 # Requests to produce something (a poem, a translation) are not questions about the article.
 _ASKS_TASK = re.compile(
     r"^\W*(?:please\s+|can you\s+|could you\s+)?(?:(?:write|compose|draft|generate|create|"
-    r"make up|tell|sing|give)\s+(?:me\s+|us\s+)?(?:a|an|some|the)?\s*(?:[\w-]+\s+)?"
+    r"make up|sing|give)\s+(?:me\s+|us\s+)?(?:a|an|some|the)?\s*(?:[\w-]+\s+)?"
     r"(?:poem|haiku|story|song|essay|joke|limerick|letter|e-?mail|speech|tweet|code|script|"
-    r"program|function|recipe|rap|sonnet|lyrics)|translate\b)",
+    r"program|function|recipe|rap|sonnet|lyrics)|tell\s+(?:me\s+|us\s+)?an?\s+(?:joke|riddle|"
+    r"poem|limerick)|translate\b)",
     re.I,
 )
 # Counts and dates: the best sentence must have one.

@@ -84,6 +84,7 @@ def quotes(*texts: str, names: str = "", uses=lambda word: True) -> Quotes:
         "Write me a poem about the ocean.",
         "write a haiku about autumn",
         "Translate hello into German",
+        "Tell me a joke",
     ],
 )
 def test_requests_to_produce_something_are_tasks(message):
@@ -91,7 +92,13 @@ def test_requests_to_produce_something_are_tasks(message):
 
 
 @pytest.mark.parametrize(
-    "message", ["What did Close write?", "Tell me about Callie", "Who wrote I Feel Love?"]
+    "message",
+    [
+        "What did Close write?",
+        "Tell me about Callie",
+        "Tell me the story of Callie",
+        "Who wrote I Feel Love?",
+    ],
 )
 def test_questions_about_writing_are_not_tasks(message):
     assert not is_task(message)
