@@ -14,9 +14,10 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from assistant import guardrails
-from assistant.answer import SentenceScorer, abstention, compose_answer, content_terms, to_sources
+from assistant.answer import SentenceScorer, abstention, compose_answer, to_sources
 from assistant.config import Settings
 from assistant.conversation import ConversationStore, condense_followup, small_talk
+from assistant.terms import content_terms
 from assistant.types import Passage, Reply, Turn
 
 

@@ -586,7 +586,7 @@ def _anchored(question: str, names: NameIndex) -> bool:
 
 
 def _content_words(text: str) -> set[str]:
-    from assistant.answer import content_terms
+    from assistant.terms import content_terms
 
     return content_terms(text) - {t for w in _GENERIC for t in content_terms(w)}
 

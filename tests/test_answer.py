@@ -16,11 +16,11 @@ from assistant.answer import (
     ScoredSentence,
     SentenceScorer,
     compose_answer,
-    content_terms,
     to_sources,
 )
 from assistant.config import ROOT
 from assistant.corpus import load_corpus
+from assistant.terms import content_terms
 from assistant.types import Source
 
 
@@ -50,6 +50,11 @@ def _sentence(sentences, needle: str):
 
 
 # --- content_terms --------------------------------------------------------------------------
+
+
+def test_dotted_acronyms_are_one_term():
+    assert "phd" in content_terms("Peter Hendricks, Ph.D. is a clinical psychologist")
+    assert content_terms("PhD") == {"phd"}
 
 
 def test_content_terms_are_stemmed_lowercase_and_without_stopwords():
