@@ -569,7 +569,11 @@ _RULES: tuple[_Rule, ...] = (
     _Rule(
         "how-much",
         _rx(rf"\bhow\s+much\b(?!\s+{_HOW_MUCH_OTHER}\b)"),
-        unless=_rx(r"\b(?:cost|costs|price|pay|paid|charge|money|expensive|insurance)\b"),
+        unless=_rx(
+            r"\b(?:cost|costs|price|pay|paid|charge|money|expensive|insurance)\b|"
+            # "are psilocybin sessions longer or shorter, and by how much?" compares durations
+            r"\b(?:longer|shorter|sooner|later|earlier)\b[^?.!]*\bthan\b[^?.!]*\bby\s+how\s+much\b"
+        ),
     ),
     _Rule(
         "how-many",

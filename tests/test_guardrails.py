@@ -514,6 +514,15 @@ def test_how_many_with_an_intake_verb_is_dosing(message):
     assert "how-many" in g.lexical_dosing_rules(message)
 
 
+def test_by_how_much_is_dosing_unless_it_compares_durations():
+    assert "how-much" in g.lexical_dosing_rules(
+        "I want the trip to last longer, by how much should I raise it?"
+    )
+    assert not g.lexical_dosing_rules(
+        "Are psilocybin sessions longer or shorter than MDMA sessions, and by how much?"
+    )
+
+
 MUST_ANSWER = [
     "How long does an MDMA dosing session last?",
     "What are the risks of MDMA?",
@@ -529,6 +538,7 @@ MUST_ANSWER = [
     "How many researchers do they mention?",
     "How many people do psychedelics help?",
     "How many preparation meetings do patients have before the MDMA session?",
+    "Are psilocybin sessions longer or shorter than MDMA sessions, and by how much?",
 ]
 
 
