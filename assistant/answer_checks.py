@@ -122,7 +122,7 @@ class Quotes:
     vocabulary: Collection[str] = frozenset()  # the article's stems
 
     @cached_property
-    def terms(self) -> tuple[set[str], ...]:
+    def terms(self) -> tuple[frozenset[str], ...]:
         return tuple(content_terms(t) for t in self.texts)
 
     @cached_property

@@ -4,7 +4,7 @@ stopwords dropped (bm25s's list plus question words), dotted acronyms joined ("P
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 
 WORD = re.compile(r"\w\w+")
 QUESTION_WORD = re.compile(r"[^\W_][\w'’]*")
@@ -30,9 +30,11 @@ def stem(word: str) -> str:
     return lexicon()[0].stemWord(word.lower())
 
 
-def content_terms(text: str) -> set[str]:
-    """Stemmed content words of a text (stopwords dropped; "Ph.D." is "phd")."""
+@lru_cache(maxsize=8192)
+def content_terms(text: str) -> frozenset[str]:
+    """Stemmed content words of a text (stopwords dropped; "Ph.D." is "phd"). Cached: a turn
+    asks for the question's, the cited names' and the chosen quotes' terms several times."""
     stemmer, stopwords = lexicon()
     text = _DOTTED.sub(lambda m: m.group(0).replace(".", "") + " ", text)
     words = [w for w in WORD.findall(text.lower()) if w not in stopwords]
-    return set(stemmer.stemWords(words))
+    return frozenset(stemmer.stemWords(words))
