@@ -3,7 +3,7 @@
 The answer stage quotes the sentences closest to a question. For a near-miss (the article covers
 the subject but not the detail asked) those sentences are on the subject yet lack what was asked:
 a number of the things counted, a date about the subject, a price, a percentage, a name, the
-attribute or kind of thing named, where a person works. Each check below reads the question and
+attribute or kind of thing named, where a person works, who did what was asked. Each check below reads the question and
 the quotes and returns why they do not answer it, or "" when they do. The scorer already favours
 sentences of the asked kind, so when none of the chosen quotes has it, the article does not give
 it.
@@ -34,6 +34,8 @@ _HAS_COUNT = re.compile(
     r"dozen|single|half|several|many)\b",
     re.I,
 )
+_ASKS_AGE = re.compile(r"\b(how old|(at )?what age)\b", re.I)
+_HAS_AGE = re.compile(r"\b(years? old|\d+-year-old|aged? \d+|age of|\d0s)\b", re.I)
 ASKS_DATE = re.compile(r"^\s*when\b|\b(what year|which year|since when)\b", re.I)
 _HAS_DATE = re.compile(
     r"\b(1[89]\d\d|20\d\d|\d\ds|morning|evening|yet|next \w+ months|before|after|prior)\b", re.I
@@ -91,6 +93,21 @@ _ASKS_AFFILIATION = re.compile(
 _HAS_INSTITUTION = re.compile(
     r"\b(University|College|Institute|Centre|Center|Hospital|School|Clinic|Laboratory)\b"
 )
+# "Who founded X?", "Who led the study?": an act in the past, by somebody. Only the past tense:
+# "Who is running a trial?" asks about an ongoing act the article may word otherwise.
+_ASKS_AGENT = re.compile(
+    r"^\W*who\s+(?:first\s+|originally\s+|actually\s+)?([a-z]+ed|led|began|built|ran|made|gave|"
+    r"paid|wrote|won|put|set|brought|taught|chose|drew)\b",
+    re.I,
+)
+_IRREGULAR = {
+    *(("led", "lead"), ("began", "begin"), ("built", "build"), ("ran", "run")),
+    *(("made", "make"), ("gave", "give"), ("paid", "pay"), ("wrote", "write"), ("won", "win")),
+    *(("brought", "bring"), ("taught", "teach"), ("chose", "choose"), ("drew", "draw")),
+}
+# A work's author is given by a name beside it ("Rachel Nuwer’s book, I Feel Love", "... by
+# Maya Armstrong"), not by a verb.
+_AUTHORSHIP = {"wrote", "authored", "co-authored", "published", "created", "directed", "produced"}
 # Question words that frame what is asked rather than name it.
 FRAME_WORDS = frozenset(
     {
@@ -141,12 +158,15 @@ def _frame() -> frozenset[str]:
 
 
 def quantity(question: str, quotes: Quotes) -> str:
-    """A price needs money, a percentage a share, a count a number of the things counted."""
+    """A price needs money, a percentage a share, an age an age, a count a number of the things
+    counted."""
     if _ASKS_COST.search(question):
         return "" if any(_HAS_COST.search(t) for t in quotes.texts) else "it gives no price"
     if _ASKS_SHARE.search(question):
         found = any(_HAS_SHARE.search(t) for t in quotes.texts)
         return "" if found else "it gives no percentage for that"
+    if _ASKS_AGE.search(question):
+        return "" if any(_HAS_AGE.search(t) for t in quotes.texts) else "it gives no age for that"
     if ASKS_COUNT.search(question):
         if not _HAS_COUNT.search(quotes.best):
             return "it gives no number for that"
@@ -221,7 +241,22 @@ def about_the_person(question: str, quotes: Quotes) -> str:
     return f"what it says of them never mentions {', '.join(words or sorted(seen))}"
 
 
-CHECKS = (quantity, date, named_attribute, which_thing, affiliation, about_the_person)
+def agent(question: str, quotes: Quotes) -> str:
+    """Who did something: the quotes must tell of that act ("Who founded MAPS?" is not answered
+    by a sentence about the MAPS protocol), or, for a work, name somebody beyond the question."""
+    found = _ASKS_AGENT.search(question)
+    if not found:
+        return ""
+    verb = found.group(1).lower()
+    forms = {stem(verb)} | {stem(b) for a, b in _IRREGULAR if a == verb}
+    if forms & quotes.words:
+        return ""
+    if verb in _AUTHORSHIP and quotes.names_beyond(question):
+        return ""
+    return f"it does not say who {verb} it"
+
+
+CHECKS = (quantity, date, named_attribute, which_thing, affiliation, about_the_person, agent)
 
 
 def missing_answer(question: str, quotes: Quotes) -> str:

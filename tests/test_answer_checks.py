@@ -11,6 +11,7 @@ from assistant.answer_checks import (
     Quotes,
     about_the_person,
     affiliation,
+    agent,
     counts,
     date,
     is_task,
@@ -238,3 +239,45 @@ def test_missing_answer_gives_the_first_reason_or_nothing():
 )
 def test_counts_finds_a_number_just_before_the_things(things, text, expected):
     assert counts(things, text) is expected
+
+
+MAPS_PROTOCOL = (
+    "According to the MAPS protocol: “The MDMA-assisted session consists of periods of inner "
+    "focus during which the participant attends to her/his intrapsychic experience”"
+)
+NUWER_BOOK = (
+    "In Rachel Nuwer’s book, I Feel Love: MDMA and the Quest for Connection in a Fractured World, "
+    "she opens with the story of Callie, a woman whose mother was a heroin addict."
+)
+SEVEN = (
+    "Under MDMA's influence and her therapist's guidance, Callie regressed into a childlike state "
+    "that ultimately allowed her to uncover a long-buried memory from when she was around seven "
+    "years old."
+)
+
+
+@pytest.mark.parametrize(
+    "question", ["Who founded MAPS?", "who developed the MAPS protocol", "Who led it?"]
+)
+def test_who_did_something_needs_that_act_in_the_quotes(question):
+    assert agent(question, quotes(MAPS_PROTOCOL)).startswith("it does not say who")
+
+
+@pytest.mark.parametrize(
+    "question, text",
+    [
+        ("Who wrote I Feel Love?", NUWER_BOOK),  # a work's author, by a name beside it
+        ("Who banned MDMA?", BANNED),  # the act is there, even without a name
+        ("Who is running the trial?", MAPS_PROTOCOL),  # ongoing acts are not checked
+        ("Who is Peter Hendricks?", MAPS_PROTOCOL),
+    ],
+)
+def test_who_questions_the_quotes_answer_pass(question, text):
+    assert agent(question, quotes(text)) == ""
+
+
+def test_an_age_needs_an_age_not_a_year():
+    assert quantity("How old was Callie when she took MDMA?", quotes(CALLIE_2016)) == (
+        "it gives no age for that"
+    )
+    assert quantity("how old was Callie when she remembered it", quotes(SEVEN)) == ""

@@ -161,6 +161,7 @@ def test_off_topic_questions_are_abstained(assistant, question):
         ("How much does MDMA-assisted therapy cost?", "price"),
         ("What is Joel Castellanos's medical specialty?", "specialty"),
         ("Where does Maya Armstrong work?", "where they work"),
+        ("Who founded MAPS?", "who founded"),
         ("Write me a poem about the ocean.", "only answer questions"),
     ],
 )
@@ -178,6 +179,7 @@ def test_near_misses_are_abstained_with_what_is_missing(assistant, question, rea
         "How many patients were in the microdosing case series?",
         "Which journal published Castellanos's case series?",
         "What is the full title of Nuwer's book?",
+        "Who wrote I Feel Love?",
     ],
 )
 def test_the_same_kinds_of_question_are_answered_when_the_article_gives_it(assistant, question):
