@@ -39,6 +39,16 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(f"ASSISTANT_{name}", default)
 
 
+def encoder_dir() -> Path:
+    """Where the ONNX question encoder is kept; one per machine, shared by every index."""
+    return Path(_env("ENCODER_DIR", str(ROOT / "index" / "encoder")))
+
+
+def query_encoder() -> str:
+    """What embeds questions at run time: "onnx" (the default) or "sentence-transformers"."""
+    return _env("QUERY_ENCODER", "onnx")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a run can be configured with."""

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from assistant.config import ROOT, apply_offline_env
+from assistant.config import apply_offline_env, encoder_dir, query_encoder
 from assistant.corpus import text_hash
 
 log = logging.getLogger(__name__)
@@ -55,11 +55,6 @@ def model_hash() -> str:
         f"{p.relative_to(root)}:{p.stat().st_size}" for p in root.rglob("*") if p.is_file()
     )
     return text_hash("\n".join(listing))
-
-
-def encoder_dir() -> Path:
-    """Where the ONNX export lives; shared by every index on this machine (``index/encoder``)."""
-    return Path(os.environ.get("ASSISTANT_ENCODER_DIR") or ROOT / "index" / "encoder")
 
 
 def encoder_file() -> Path:
@@ -233,7 +228,7 @@ def get_embeddings() -> QueryEmbeddings:
     """The process's question embedder: the ONNX export (made on first use), or
     sentence-transformers when no export can be made or ``ASSISTANT_QUERY_ENCODER`` asks for it."""
     apply_offline_env()
-    if os.environ.get("ASSISTANT_QUERY_ENCODER") == "sentence-transformers":
+    if query_encoder() == "sentence-transformers":
         return QueryEmbeddings(_sentence_transformers_encoder())
     try:
         return QueryEmbeddings(OnnxEncoder(ensure_encoder()))
