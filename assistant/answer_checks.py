@@ -2,11 +2,11 @@
 
 The answer stage quotes the sentences closest to a question. For a near-miss (the article covers
 the subject but not the detail asked) those sentences are on the subject yet lack what was asked:
-a number of the things counted, a date about the subject, a price, a percentage, a name, the
-attribute or kind of thing named, where a person works, who did what was asked. Each check below reads the question and
-the quotes and returns why they do not answer it, or "" when they do. The scorer already favours
-sentences of the asked kind, so when none of the chosen quotes has it, the article does not give
-it.
+a number of the things counted, a date about the subject, a price, a percentage, an age, a name,
+the attribute or kind of thing named, where a person works, who did what was asked. Each check
+below reads the question and the quotes and returns why they do not answer it, or "" when they
+do. The scorer already favours sentences of the asked kind, so when none of the chosen quotes
+has it, the article does not give it.
 """
 
 from __future__ import annotations

