@@ -468,7 +468,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--index-dir", help="index folder (default: ASSISTANT_INDEX_DIR or index/)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setLevel(logging.INFO)  # bm25s sets its own logger to DEBUG when imported
+    logging.basicConfig(
+        level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", handlers=[handler]
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's requests to itself
 
     from assistant.chain import Assistant
 
