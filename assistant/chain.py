@@ -50,24 +50,13 @@ class Resources:
     """The model, the opened index, BM25 and the name index: built once per process."""
 
     def __init__(self, settings: Settings) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
         from assistant.embeddings import get_embeddings
-        from assistant.index import ensure_index, is_current, open_library
+        from assistant.index import ensure_index, open_library
         from assistant.retrieval import BM25Index, HybridRetriever, NameIndex
 
         self.settings = settings
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            # Loading torch and the weights is most of a cold start: do it beside the rest.
-            model = pool.submit(get_embeddings)
-            if not is_current(settings):
-                model.result()
-                ensure_index(settings)
-            import chromadb  # noqa: F401 - the other slow import, while the model loads
-            import langchain_chroma  # noqa: F401
-            import wordfreq  # noqa: F401
-
-            self.embeddings = model.result()
+        ensure_index(settings)  # compares hashes only when the index is current
+        self.embeddings = get_embeddings()
         self.library = open_library(settings, self.embeddings)
         ordered = sorted(self.library.passages.values(), key=lambda p: (p.doc_id, p.order))
         self.names = NameIndex(list(self.library.documents.values()))

@@ -50,8 +50,9 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(f"assistant index: {error}", file=sys.stderr)
         return 2
     print(changes.summary(), flush=True)
-    get_embeddings()  # exports the question encoder on first use
     encoder = encoder_file()
+    if not encoder.exists():
+        get_embeddings()  # makes the ONNX export once (or warns and falls back)
     fallback = "sentence-transformers (no ONNX export; see the warning above)"
     print(f"Question encoder: {encoder if encoder.exists() else fallback}", flush=True)
     return 0

@@ -287,12 +287,6 @@ def read_manifest(settings: Settings) -> Manifest | None:
     return manifest_store(settings).read()
 
 
-def is_current(settings: Settings) -> bool:
-    """True when a complete index built from this corpus, model and chunking exists."""
-    have = read_manifest(settings)
-    return bool(have and have.complete and have.matches(wanted_manifest(settings)))
-
-
 # --- Incremental sync ---------------------------------------------------------------------------
 
 
