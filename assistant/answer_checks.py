@@ -95,19 +95,19 @@ _HAS_INSTITUTION = re.compile(
 )
 # "Who founded X?", "Who led the study?": an act in the past, by somebody. Only the past tense:
 # "Who is running a trial?" asks about an ongoing act the article may word otherwise.
+_IRREGULAR_PAST = {  # past tense -> present, so either form in the quotes counts
+    "led": "lead", "began": "begin", "built": "build", "ran": "run", "made": "make",
+    "gave": "give", "paid": "pay", "wrote": "write", "won": "win", "brought": "bring",
+    "taught": "teach", "chose": "choose", "drew": "draw", "put": "put", "set": "set",
+}  # fmt: skip
 _ASKS_AGENT = re.compile(
-    r"^\W*who\s+(?:first\s+|originally\s+|actually\s+)?([a-z]+ed|led|began|built|ran|made|gave|"
-    r"paid|wrote|won|put|set|brought|taught|chose|drew)\b",
+    rf"^\W*who\s+(?:first\s+|originally\s+|actually\s+)?([a-z]+ed|{'|'.join(_IRREGULAR_PAST)})"
+    r"\b",
     re.I,
 )
-_IRREGULAR = {
-    *(("led", "lead"), ("began", "begin"), ("built", "build"), ("ran", "run")),
-    *(("made", "make"), ("gave", "give"), ("paid", "pay"), ("wrote", "write"), ("won", "win")),
-    *(("brought", "bring"), ("taught", "teach"), ("chose", "choose"), ("drew", "draw")),
-}
 # A work's author is given by a name beside it ("Rachel Nuwer’s book, I Feel Love", "... by
 # Maya Armstrong"), not by a verb.
-_AUTHORSHIP = {"wrote", "authored", "co-authored", "published", "created", "directed", "produced"}
+_AUTHORSHIP = {"wrote", "authored", "published", "created", "directed", "produced"}
 # Question words that frame what is asked rather than name it.
 FRAME_WORDS = frozenset(
     {
@@ -248,7 +248,7 @@ def agent(question: str, quotes: Quotes) -> str:
     if not found:
         return ""
     verb = found.group(1).lower()
-    forms = {stem(verb)} | {stem(b) for a, b in _IRREGULAR if a == verb}
+    forms = {stem(verb), stem(_IRREGULAR_PAST.get(verb, verb))}
     if forms & quotes.words:
         return ""
     if verb in _AUTHORSHIP and quotes.names_beyond(question):
