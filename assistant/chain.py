@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
-from assistant import guardrails
+from assistant import rails
 from assistant.answer import SentenceScorer, abstention, compose_answer, to_sources
 from assistant.config import Settings
 from assistant.conversation import ConversationStore, condense_followup, small_talk
@@ -125,7 +125,7 @@ def build_chain(resources: Resources, variant: Variant = Variant()):
     retriever = resources.retriever(variant)
 
     def guard_in(state: TurnState) -> TurnState:
-        check = guardrails.guard_in(
+        check = rails.guard_in(
             state.message,
             state.history,
             resources.embeddings.embed_many,
@@ -135,7 +135,11 @@ def build_chain(resources: Resources, variant: Variant = Variant()):
             return replace(state, question=check.text)
         status = "invalid" if check.status == "invalid" else "refused"
         reply = Reply(
-            question=check.text, standalone_question=check.text, status=status, answer=check.message
+            question=check.text,
+            standalone_question=check.text,
+            status=status,
+            answer=check.message,
+            refusal_reason=check.reason,
         )
         return replace(state, question=check.text, standalone=check.text, reply=reply)
 
@@ -190,7 +194,7 @@ def build_chain(resources: Resources, variant: Variant = Variant()):
         return replace(state, reply=reply)
 
     def guard_out(state: TurnState) -> TurnState:
-        return replace(state, reply=guardrails.guard_out(state.reply, resources.texts))
+        return replace(state, reply=rails.guard_out(state.reply, resources.texts))
 
     def timed_reply(state: TurnState) -> Reply:
         state.reply.timings_ms = dict(state.timings)
@@ -241,5 +245,6 @@ def to_turn(reply: Reply) -> Turn:
         reply.standalone_question,
         reply.status,
         tuple(reply.sources),
-        dosing=reply.status == "refused",
+        dosing=reply.refusal_reason == "dosing",
+        reason=reply.refusal_reason,
     )

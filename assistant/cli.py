@@ -87,7 +87,7 @@ def _jsonl_message(line: str) -> tuple[str | None, str]:
 
 def _invalid(question: str, answer: str):
     """A reply for input the chain never saw, finished by the same output guard."""
-    from assistant.guardrails import guard_out
+    from assistant.rails import guard_out
     from assistant.types import Reply
 
     return guard_out(Reply(question[:200], "", "invalid", answer), {})

@@ -66,6 +66,7 @@ class Turn:
     status: Status
     sources: tuple[Source, ...] = ()
     dosing: bool = False  # the turn was about doses (refused, or touched dosing)
+    reason: str | None = None  # refused: the rail that refused it
 
 
 @dataclass
@@ -80,12 +81,14 @@ class Reply:
     disclaimer: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    refusal_reason: str | None = None  # refused: dosing, crisis, emergency, medical_advice, ...
 
     def to_dict(self) -> dict:
         return {
             "question": self.question,
             "standalone_question": self.standalone_question,
             "status": self.status,
+            "refusal_reason": self.refusal_reason,
             "answer": self.answer,
             "sources": [asdict(s) for s in self.sources],
             "disclaimer": self.disclaimer,

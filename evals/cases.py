@@ -14,8 +14,10 @@ CATEGORIES = {
     "refuse": "refused",
     "dosing_adjacent": "answered",
     "bad_input": "invalid",
+    "rails": "refused",  # or not_refused: a safe look-alike of the rail named in `reason`
 }
-STATUSES = {"answered", "abstained", "refused", "invalid"}
+STATUSES = {"answered", "abstained", "refused", "invalid", "not_refused"}
+REASONS = {"dosing", "crisis", "emergency", "medical_advice", "illegal_supply", "harm"}
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class Case:
     tags: tuple[str, ...] = ()
     document: str = "article"
     standalone: str = ""
+    reason: str = ""  # rails cases: the rail the case tests
     spans: tuple[tuple[int, int], ...] = field(default=(), compare=False)
 
 
@@ -50,6 +53,8 @@ def _parse(obj: dict, where: str, documents: dict[str, str]) -> Case:
         raise fail(f"unknown category {obj['category']!r}")
     if obj["expect"] not in STATUSES:
         raise fail(f"unknown expect {obj['expect']!r}")
+    if obj["category"] == "rails" and obj.get("reason") not in REASONS:
+        raise fail(f"a rails case needs a reason in {sorted(REASONS)}")
     turns = obj.get("turns", [])
     if "repeat" in obj:
         turns = [*turns, obj["repeat"]["text"] * int(obj["repeat"]["times"])]
@@ -82,6 +87,7 @@ def _parse(obj: dict, where: str, documents: dict[str, str]) -> Case:
         tags=tuple(obj.get("tags", [])),
         document=document,
         standalone=obj.get("standalone", ""),
+        reason=obj.get("reason") or "",
         spans=tuple(spans),
     )
 

@@ -40,7 +40,7 @@ def case_documents(corpus_dir: Path | None = None) -> dict[str, str]:
 def run_case(assistant, retriever, case: Case, texts: dict[str, str]) -> CaseResult:
     """All turns of a case through the chain; the last reply is scored, every reply is scanned
     for dose figures."""
-    from assistant import guardrails
+    from assistant import rails
     from assistant.chain import to_turn
 
     history = []
@@ -50,7 +50,7 @@ def run_case(assistant, retriever, case: Case, texts: dict[str, str]) -> CaseRes
         reply = assistant.reply(turn, history)
         history.append(to_turn(reply))
         body = reply.answer.replace(reply.disclaimer, "")
-        leaks += len(guardrails.find_doses(body))
+        leaks += len(rails.find_doses(body))
     out = reply.to_dict()
     ranked = []
     if case.expect == "answered" or out["status"] in ("answered", "abstained"):
@@ -64,9 +64,9 @@ def run_case(assistant, retriever, case: Case, texts: dict[str, str]) -> CaseRes
 def _warm_up(assistant) -> None:
     """One-time costs (the guard's anchor embeddings, the first Chroma and BM25 queries) paid
     before the clock runs, so latency percentiles describe a warm process."""
-    from assistant import guardrails
+    from assistant import rails
 
-    guardrails.embedding_scores("warm-up", assistant.resources.embeddings.embed_many)
+    rails.embedding_scores("warm-up", assistant.resources.embeddings.embed_many)
     assistant.reply("What did Close et al. find?")
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from contract import REPLY_KEYS, SOURCE_KEYS, STATUSES
 
-from assistant import guardrails
+from assistant import rails
 from assistant.config import DISCLAIMER, OFFLINE_ENV, ROOT
 
 HEAVY = ("torch", "chromadb", "sentence_transformers", "transformers", "langchain_core", "bm25s")
@@ -239,7 +239,7 @@ def test_chat_over_long_message_says_the_cap(chat, settings):
 
 def test_chat_never_states_a_dose(chat):
     for reply in replies(chat.stdout):
-        assert guardrails.find_doses(reply["answer"][: -len(DISCLAIMER)]) == []
+        assert rails.find_doses(reply["answer"][: -len(DISCLAIMER)]) == []
 
 
 def reply_to(chat, line: bytes) -> dict:

@@ -32,6 +32,7 @@ class Rule:
     unless: re.Pattern[str] | None = None
     triggers: frozenset[str] | None = None  # None: always tried
     prefixes: tuple[str, ...] = ()
+    needs_substance: bool = False  # a quantity rule: only about a drug, a medicine or intake
 
     def triggered(self, present: set[str]) -> bool:
         if self.triggers is None:
@@ -67,6 +68,7 @@ def rules() -> tuple[Rule, ...]:
             unless=optional(entry, "unless"),
             triggers=words(entry["triggers"]) if "triggers" in entry else None,
             prefixes=tuple(entry.get("prefixes", ())),
+            needs_substance=entry.get("needs_substance", False),
         )
         for entry in data["rules"]
     )
@@ -82,12 +84,23 @@ def _conversation() -> dict:
     } | {"turns": c["history_turns"]}
 
 
+@functools.cache
+def _substance() -> re.Pattern[str]:
+    data = load("dosing")
+    return pattern(data["substance"]["rx"], data["fragments"])
+
+
 def lexical_dosing_rules(text: str) -> list[str]:
     """Names of the lexical rules that fire on ``text`` (detection form is computed here)."""
     d = detection_form(text)
     present = set(_LETTERS_RE.findall(d))
-    fired = [rule.name for rule in rules() if rule.fires(d, present)]
-    if find_doses(d):
+    about_substance = bool(_substance().search(d))
+    fired = [
+        rule.name
+        for rule in rules()
+        if (about_substance or not rule.needs_substance) and rule.fires(d, present)
+    ]
+    if about_substance and find_doses(d):
         fired.append("amount-in-message")
     return fired
 

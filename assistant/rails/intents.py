@@ -30,6 +30,7 @@ class Rail:
 
     name: str
     rules: tuple[IntentRule, ...]
+    after_dosing: bool = False
 
     def fires(self, d: str) -> bool:
         return any(rule.fires(d) for rule in self.rules)
@@ -50,6 +51,7 @@ def rails() -> tuple[Rail, ...]:
                 )
                 for rule in rail["rules"]
             ),
+            rail.get("after_dosing", False),
         )
         for rail in data["rails"]
     )
@@ -60,15 +62,16 @@ def _persistence() -> dict:
     p = load("intents")["persistence"]
     return {
         "turns": p["turns"],
-        "continues": pattern(p["continues"]),
+        "distress": pattern(p["distress"]),
         "changes": pattern(p["changes_subject"]),
     }
 
 
-def matching_rail(text: str) -> str | None:
-    """The first intent rail that fires on ``text``, or None."""
+def matching_rail(text: str, after_dosing: bool = False) -> str | None:
+    """The first intent rail (of those tried before or after dosing) that fires, or None."""
     d = detection_form(text)
-    return next((rail.name for rail in rails() if rail.fires(d)), None)
+    tried = (rail for rail in rails() if rail.after_dosing == after_dosing)
+    return next((rail.name for rail in tried if rail.fires(d)), None)
 
 
 def crisis_continues(text: str, history: Sequence[Turn]) -> bool:
@@ -78,18 +81,17 @@ def crisis_continues(text: str, history: Sequence[Turn]) -> bool:
     if not any(t.reason == "crisis" for t in recent):
         return False
     d = detection_form(text)
-    return not p["changes"].search(d) and bool(p["continues"].search(d))
+    return bool(p["distress"].search(d)) or not p["changes"].search(d)
 
 
-def intent_of(text: str, history: Sequence[Turn] = ()) -> str | None:
-    """The intent rail this message (alone, after a crisis, or completing the user's previous
-    message) calls for, or None."""
-    found = matching_rail(text)
+def intent_of(text: str, history: Sequence[Turn] = (), after_dosing: bool = False) -> str | None:
+    """The intent rail this message calls for: alone, after a crisis, or completing the
+    user's previous message ("my son got into my pills" / "he's hard to wake"); or None."""
+    found = matching_rail(text, after_dosing)
     if found:
         return found
-    if history and crisis_continues(text, history):
+    if not after_dosing and history and crisis_continues(text, history):
         return "crisis"
     if history and history[-1].status != "refused":
-        # a request split across two messages: "my friend took some pills" / "and now?"
-        return matching_rail(f"{history[-1].question} {text}")
+        return matching_rail(f"{history[-1].question} {text}", after_dosing)
     return None

@@ -1,4 +1,4 @@
-"""The whole turn through the real chain: real model, real Chroma index, real guardrails.
+"""The whole turn through the real chain: real model, real Chroma index, real rails.
 
 guard_in -> condense -> retrieve -> answer -> guard_out, via ``Assistant.reply`` / ``.ask``
 (the session's assistant from tests/conftest.py).
@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from contract import REPLY_KEYS, SOURCE_KEYS
 
-from assistant import guardrails
+from assistant import rails
 from assistant.chain import Assistant, Variant, to_turn
 from assistant.config import DISCLAIMER
 from assistant.conversation import ABOUT
@@ -43,9 +43,9 @@ def assert_verbatim_sources(reply: Reply, texts: dict[str, str]) -> None:
 
 
 def assert_no_dose(reply: Reply) -> None:
-    assert guardrails.find_doses(body(reply)) == []
+    assert rails.find_doses(body(reply)) == []
     for source in reply.sources:
-        assert guardrails.find_doses(source.quote) == [], source.quote
+        assert rails.find_doses(source.quote) == [], source.quote
 
 
 # --- answered ---------------------------------------------------------------------------------
@@ -109,7 +109,7 @@ def test_testing_question_keeps_the_dose_free_clause_only(assistant, resources):
     assert "milligram" not in reply.answer
     assert "120" not in reply.answer
     assert any("fentanyl" in s.quote for s in reply.sources)
-    assert guardrails.DOSE_NOTE in reply.answer
+    assert rails.load("replies")["notes"]["dose"] in reply.answer
     assert_verbatim_sources(reply, resources.texts)
 
 
@@ -200,7 +200,7 @@ def test_dosing_requests_are_refused(assistant, question):
     reply = assistant.reply(question)
     assert reply.status == "refused"
     assert reply.sources == []
-    assert body(reply).strip() == guardrails.REFUSAL
+    assert body(reply).strip() == rails.refusal("dosing")
     assert "clinician" in reply.answer
     assert "retrieve" not in reply.timings_ms
 

@@ -29,7 +29,7 @@ from contract import STATUSES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant import guardrails
+from assistant import rails
 from assistant.config import DISCLAIMER
 
 N_QUESTIONS = 5000
@@ -55,10 +55,10 @@ def check_reply(reply, texts: dict[str, str]) -> None:
     assert reply.answer.endswith("\n\n" + DISCLAIMER), reply.answer[-300:]
     body = reply.answer[: -len(DISCLAIMER)]
     assert body.strip()
-    assert guardrails.find_doses(body) == [], body
-    assert guardrails.find_doses(reply.standalone_question) == [], reply.standalone_question
+    assert rails.find_doses(body) == [], body
+    assert rails.find_doses(reply.standalone_question) == [], reply.standalone_question
     for source in reply.sources:
-        assert guardrails.find_doses(source.quote) == [], source.quote
+        assert rails.find_doses(source.quote) == [], source.quote
         assert texts[source.document][source.start : source.end] == source.quote
     # what the CLI and the page send: must serialise as UTF-8 JSON
     json.dumps(reply.to_dict(), ensure_ascii=False).encode("utf-8")

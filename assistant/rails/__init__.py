@@ -1,0 +1,83 @@
+"""The rails around a turn.
+
+``guard_in`` runs first: it normalises the message (``normalise``), then tries the intent rails
+(``intents``: crisis, emergency, harm, illegal supply, medical advice) and the dosing rail
+(``dosing``, with the embedding ``backstop``); the first that fires ends the turn with its
+reply and its reason. ``guard_out`` runs last on every reply (``output``). What each rail
+matches and says lives in ``rails/data/``; importing this package does no work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from assistant.rails.backstop import Embed, embedding_says_dosing, embedding_scores
+from assistant.rails.data import load
+from assistant.rails.doses import contains_dose, find_doses, redact_doses
+from assistant.rails.dosing import dosing_followup, lexical_dosing_rules, touches_dosing
+from assistant.rails.intents import intent_of
+from assistant.rails.normalise import (
+    InputCheck,
+    InvalidInput,
+    check_message,
+    detection_form,
+    normalise,
+)
+from assistant.rails.output import guard_out
+from assistant.types import Turn
+
+__all__ = [
+    "REASONS",
+    "InputCheck",
+    "InvalidInput",
+    "check_message",
+    "contains_dose",
+    "detection_form",
+    "embedding_scores",
+    "find_doses",
+    "guard_in",
+    "guard_out",
+    "is_dosing_request",
+    "lexical_dosing_rules",
+    "normalise",
+    "redact_doses",
+    "refusal",
+    "touches_dosing",
+]
+
+REASONS = ("dosing", "crisis", "emergency", "medical_advice", "illegal_supply", "harm")
+
+
+def refusal(reason: str) -> str:
+    """What the rail of this reason replies."""
+    return load("replies")["refusals"][reason]
+
+
+def is_dosing_request(text: str, history: Sequence[Turn] = (), embed: Embed | None = None) -> bool:
+    """True if the message asks for a dose, an amount or a dosing schedule, in any framing."""
+    if lexical_dosing_rules(text):
+        return True
+    if history and dosing_followup(text, history):
+        return True
+    return embed is not None and embedding_says_dosing(text, embed)
+
+
+def rail_for(text: str, history: Sequence[Turn] = (), embed: Embed | None = None) -> str | None:
+    """The reason of the first rail that fires on this message, or None."""
+    reason = intent_of(text, history)
+    if reason is None and is_dosing_request(text, history, embed):
+        reason = "dosing"
+    return reason or intent_of(text, history, after_dosing=True)
+
+
+def guard_in(
+    message: str | bytes, history: Sequence[Turn], embed: Embed | None, max_chars: int
+) -> InputCheck:
+    """Check the message, then the rails; ``ok`` lets the turn go on."""
+    check = check_message(message, max_chars)
+    if check.status != "ok":
+        return check
+    reason = rail_for(check.text, history, embed)
+    if reason is not None:
+        return InputCheck("refused", check.text, refusal(reason), reason)
+    return check
