@@ -17,6 +17,7 @@ from assistant import rails
 from assistant.answer import SentenceScorer, abstention, compose_answer, to_sources
 from assistant.config import Settings
 from assistant.conversation import ConversationStore, condense_followup, small_talk
+from assistant.reader import choose, reader
 from assistant.terms import content_terms
 from assistant.types import Passage, Reply, Turn
 
@@ -30,6 +31,7 @@ class Variant:
     names: bool = True
     condense: bool = True
     select: bool = True  # sentence selection; off: quote the top passages whole
+    reader: bool = True  # the trained reader decides; off: the feature scorer and its checks
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class Resources:
         self.bm25 = BM25Index(ordered)
         self.texts = {doc_id: d.text for doc_id, d in self.library.documents.items()}
         self.scorer = SentenceScorer(self.library.sentences)
+        self.reader = reader()  # None when no trained model ships
         self._retriever = HybridRetriever(
             vectorstore=self.library.vectorstore,
             embeddings=self.embeddings,
@@ -164,21 +167,22 @@ def build_chain(resources: Resources, variant: Variant = Variant()):
         names = tuple(documents[0].metadata["names"]) if documents else ()
         return replace(state, passages=passages, names=names)
 
+    def read(state: TurnState) -> tuple[tuple, str]:
+        """The trained reader over the retrieved passages' sentences, in one batched call."""
+        model, calibration = resources.reader
+        candidates = [s for p in state.passages for s in p.sentences]
+        scores = model.score([(state.standalone, s.text) for s in candidates])
+        return choose(scores, candidates, calibration).sentences, ""
+
     def answer(state: TurnState) -> TurnState:
-        features = resources.sentence_features(state.standalone, state.passages, state.names)
-        scored = resources.scorer.score(**features)
-        selection = resources.scorer.select(
-            state.standalone,
-            scored,
-            settings.max_quotes,
-            names_asked=bool(state.names),
-            name_terms=features["name_terms"],
-        )
-        chosen = selection.sentences
+        if variant.reader and resources.reader is not None:
+            chosen, why = read(state)
+        else:
+            chosen, why = score_and_select(state)
         if chosen and not variant.select:
             chosen = tuple(s for p in state.passages[: settings.top_k] for s in p.sentences)
         if not chosen:
-            answer = abstention(selection.reason)
+            answer = abstention(why)
             return replace(
                 state, reply=Reply(state.question, state.standalone, "abstained", answer)
             )
@@ -192,6 +196,19 @@ def build_chain(resources: Resources, variant: Variant = Variant()):
             state.question, state.standalone, "answered", compose_answer(sources, lead), sources
         )
         return replace(state, reply=reply)
+
+    def score_and_select(state: TurnState) -> tuple[tuple, str]:
+        """The feature scorer and its answer checks (the stage before the reader)."""
+        features = resources.sentence_features(state.standalone, state.passages, state.names)
+        scored = resources.scorer.score(**features)
+        selection = resources.scorer.select(
+            state.standalone,
+            scored,
+            settings.max_quotes,
+            names_asked=bool(state.names),
+            name_terms=features["name_terms"],
+        )
+        return selection.sentences, selection.reason
 
     def guard_out(state: TurnState) -> TurnState:
         return replace(state, reply=rails.guard_out(state.reply, resources.texts))

@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assistant import rails as g
+from assistant.config import DISCLAIMER, ROOT
 from assistant.rails import backstop
 from assistant.rails.data import load as rail_data
-from assistant.config import DISCLAIMER, ROOT
 from assistant.types import Reply, Source, Turn
 
 ARTICLE = (ROOT / "corpus" / "article.md").read_text(encoding="utf-8")
@@ -718,7 +718,9 @@ def test_guard_out_abstains_when_only_a_dose_sentence_remains():
     src = Source(1, sentence, 7, 7 + len(sentence), "s")
     out = g.guard_out(reply_with([src]), doc)
     assert out.status == "abstained" and out.sources == []
-    assert out.answer.startswith(rail_data("replies")["notes"]["abstain_dose"]) and not g.contains_dose(out.answer)
+    assert out.answer.startswith(
+        rail_data("replies")["notes"]["abstain_dose"]
+    ) and not g.contains_dose(out.answer)
 
 
 @pytest.mark.parametrize("status", ["refused", "invalid", "abstained", "answered"])

@@ -75,7 +75,10 @@ def find_doses(text: str) -> list[tuple[int, int]]:
     s = _shadow(text)
     present = set(_WORD_RE.findall(s))
     spans: list[tuple[int, int]] = []
-    for anchors, rx in ((scan["units"], scan["amount"]), (scan["schedule_words"], scan["schedule"])):
+    for anchors, rx in (
+        (scan["units"], scan["amount"]),
+        (scan["schedule_words"], scan["schedule"]),
+    ):
         if present & anchors:
             for a, b in _windows(s, anchors, scan["before"], scan["after"]):
                 spans += [(a + m.start(), a + m.end()) for m in rx.finditer(s[a:b])]

@@ -113,9 +113,9 @@ def dosing_followup(text: str, history: Sequence[Turn]) -> bool:
     if not recent:
         return False
     d = detection_form(text)
-    if recent[-1].status == "refused" and recent[-1].reason == "dosing":
-        if c["insistence"].search(d):
-            return True
+    last = recent[-1]
+    if last.status == "refused" and last.reason == "dosing" and c["insistence"].search(d):
+        return True
     if not (c["quantity"].search(d) or c["personal"].search(d)):
         return False
     for turn in recent:

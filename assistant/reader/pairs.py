@@ -37,12 +37,11 @@ class Question:
     answer_texts: tuple[str, ...] = ()
 
 
-def _holding(spans: list[tuple[int, int]], start: int, length: int) -> int | None:
-    """The sentence whose span holds the answer's start (and most of it)."""
-    for i, (s, e) in enumerate(spans):
-        if s <= start < e:
-            return i
-    return None
+def _holding(spans: list[tuple[int, int]], answers: list[dict]) -> frozenset[int]:
+    """The sentences whose spans hold an answer's start."""
+    return frozenset(
+        i for a in answers for i, (s, e) in enumerate(spans) if s <= a["answer_start"] < e
+    )
 
 
 def read_squad(path: Path) -> list[Question]:
@@ -55,18 +54,15 @@ def read_squad(path: Path) -> list[Question]:
             spans = split_sentences(context)
             sentences = tuple(context[s:e] for s, e in spans)
             for qa in paragraph["qas"]:
-
-                def held(answers: list[dict]) -> frozenset[int]:
-                    found = (_holding(spans, a["answer_start"], len(a["text"])) for a in answers)
-                    return frozenset(i for i in found if i is not None)
-
                 out.append(
                     Question(
                         article=article["title"],
                         text=qa["question"].strip(),
                         sentences=sentences,
-                        answers=frozenset() if qa.get("is_impossible") else held(qa["answers"]),
-                        plausible=held(qa.get("plausible_answers", [])),
+                        answers=frozenset()
+                        if qa.get("is_impossible")
+                        else _holding(spans, qa["answers"]),
+                        plausible=_holding(spans, qa.get("plausible_answers", [])),
                         answer_texts=tuple(a["text"] for a in qa["answers"]),
                     )
                 )

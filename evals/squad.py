@@ -1,0 +1,212 @@
+"""A SQuAD-format file through the real chain: each article indexed as its own corpus.
+
+    assistant eval --squad FILE [--articles N] [--per-article N] [--compare]
+    python -m evals.squad FILE --calibrate     (writes models/reader/calibration.json)
+
+Answerable questions: is a cited quote over the answer (evidence)? Unanswerable: did the chain
+abstain? Also false abstention, accuracy against always abstaining, citation precision,
+refusals and latency. ``--calibrate`` sets the reader's threshold on the first half of the
+articles and reports the second half apart, so the figure is not measured on what set it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class SquadQuestion:
+    text: str
+    spans: tuple[tuple[int, int], ...]  # answer spans in the corpus document; empty: unanswerable
+
+
+def write_corpus(article: dict, folder: Path) -> list[SquadQuestion]:
+    """The article as one Markdown document in ``folder``, and its questions with their answer
+    spans shifted to the document's offsets."""
+    folder.mkdir(parents=True, exist_ok=True)
+    title = article["title"].replace("_", " ")
+    text = f"---\ntitle: {json.dumps(title)}\n---\n"
+    questions = []
+    for paragraph in article["paragraphs"]:
+        start = len(text)
+        text += paragraph["context"].strip() + "\n\n"
+        for qa in paragraph["qas"]:
+            spans = (
+                ()
+                if qa.get("is_impossible")
+                else tuple(
+                    (start + a["answer_start"], start + a["answer_start"] + len(a["text"]))
+                    for a in qa["answers"]
+                )
+            )
+            questions.append(SquadQuestion(qa["question"].strip(), spans))
+    (folder / "article.md").write_text(text, encoding="utf-8")
+    return questions
+
+
+def _overlaps(source: dict, spans) -> bool:
+    return any(source["start"] < b and a < source["end"] for a, b in spans)
+
+
+def run_article(article: dict, per_article: int, variants: dict, work: Path) -> dict[str, list]:
+    """Every (or the first ``per_article``) question of one article, per variant."""
+    from assistant.chain import Assistant, Variant
+    from assistant.config import Settings
+
+    folder = work / article["title"]
+    questions = write_corpus(article, folder / "corpus")
+    if per_article:
+        answerable = [q for q in questions if q.spans][: per_article // 2]
+        unanswerable = [q for q in questions if not q.spans][: per_article - len(answerable)]
+        questions = answerable + unanswerable
+    settings = Settings(corpus_dir=folder / "corpus", index_dir=folder / "index")
+    out = {}
+    for name, switches in variants.items():
+        assistant = Assistant(settings, Variant(**switches))
+        rows = []
+        for q in questions:
+            reply = assistant.reply(q.text).to_dict()
+            rows.append((q, reply))
+        out[name] = rows
+    return out
+
+
+def figures(rows: list) -> dict:
+    answerable = [(q, r) for q, r in rows if q.spans]
+    unanswerable = [(q, r) for q, r in rows if not q.spans]
+
+    def rate(flags) -> float | None:
+        flags = list(flags)
+        return round(sum(flags) / len(flags), 3) if flags else None
+
+    evidence = [any(_overlaps(s, q.spans) for s in r["sources"]) for q, r in answerable]
+    abstained = [r["status"] == "abstained" for _, r in unanswerable]
+    cited = [_overlaps(s, q.spans) for q, r in answerable for s in r["sources"]]
+    correct = evidence + abstained
+    totals = [r["timings_ms"].get("total", 0.0) for _, r in rows]
+    return {
+        "questions": len(rows),
+        "answerable_evidence": rate(evidence),
+        "abstention": rate(abstained),
+        "false_abstention": rate(r["status"] == "abstained" for _, r in answerable),
+        "accuracy": rate(correct),
+        "always_abstain_accuracy": rate([False] * len(evidence) + [True] * len(abstained)),
+        "citation_precision": rate(cited),
+        "quotes_per_answer": round(
+            statistics.fmean([len(r["sources"]) for _, r in rows if r["sources"]] or [0]), 2
+        ),
+        "refused": rate(r["status"] == "refused" for _, r in rows),
+        "latency_p50_ms": round(statistics.median(totals), 1) if totals else None,
+    }
+
+
+def run(path: Path, articles: int = 0, per_article: int = 0, compare: bool = False) -> dict:
+    """Figures per variant over the file's (first ``articles``) articles."""
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    if articles:
+        data = data[:articles]
+    variants = {"reader": {}}
+    if compare:
+        variants["feature scorer"] = {"reader": False}
+    rows: dict[str, list] = {name: [] for name in variants}
+    with tempfile.TemporaryDirectory(prefix="squad-") as work:
+        for article in data:
+            for name, found in run_article(article, per_article, variants, Path(work)).items():
+                rows[name] += found
+    return {name: figures(found) for name, found in rows.items()}
+
+
+def calibrate(path: Path) -> dict:
+    """The reader's best score per question over the retrieved passages' sentences, then the
+    threshold (and keep ratio) that maximise accuracy on the first half of the articles."""
+    import numpy as np
+
+    from assistant.chain import get_resources
+    from assistant.config import Settings
+    from assistant.reader import Calibration, choose, reader
+
+    model, _ = reader()
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    records = []  # (article index, answerable, best, [(score, holds answer)])
+    with tempfile.TemporaryDirectory(prefix="squad-") as work:
+        for number, article in enumerate(data):
+            folder = Path(work) / str(number)
+            questions = write_corpus(article, folder / "corpus")
+            settings = Settings(corpus_dir=folder / "corpus", index_dir=folder / "index")
+            resources = get_resources(settings)
+            retriever = resources.retriever()
+            for q in questions:
+                docs = retriever.invoke(q.text)
+                candidates = [s for d in docs for s in resources.library.passages[d.id].sentences]
+                scores = model.score([(q.text, s.text) for s in candidates])
+                records.append((number, q, candidates, scores))
+    half = len(data) // 2
+
+    def accuracy(rows, calibration) -> dict:
+        hits = []
+        answered_ok, abstained, false_abst = [], [], []
+        for _, q, candidates, scores in rows:
+            chosen = choose(scores, candidates, calibration).sentences
+            if q.spans:
+                ok = any(s.start < b and a < s.end for s in chosen for a, b in q.spans)
+                answered_ok.append(ok)
+                false_abst.append(not chosen)
+                hits.append(ok)
+            else:
+                abstained.append(not chosen)
+                hits.append(not chosen)
+        mean = lambda xs: round(float(np.mean(xs)), 3) if xs else None  # noqa: E731
+        return {
+            "accuracy": mean(hits),
+            "answerable_evidence": mean(answered_ok),
+            "abstention": mean(abstained),
+            "false_abstention": mean(false_abst),
+        }
+
+    fit = [r for r in records if r[0] < half]
+    held = [r for r in records if r[0] >= half]
+    best, best_acc = Calibration(), -1.0
+    for threshold in np.arange(0.05, 0.96, 0.025):
+        for keep in (0.3, 0.5, 0.7, 0.9):
+            c = Calibration(float(round(threshold, 3)), keep, 3)
+            acc = accuracy(fit, c)["accuracy"]
+            if acc > best_acc:
+                best, best_acc = c, acc
+    return {
+        "calibration": best.__dict__,
+        "fit_articles": half,
+        "fit": accuracy(fit, best),
+        "held_out": accuracy(held, best),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("path", type=Path)
+    parser.add_argument("--articles", type=int, default=0)
+    parser.add_argument("--per-article", type=int, default=0)
+    parser.add_argument("--compare", action="store_true")
+    parser.add_argument("--calibrate", action="store_true")
+    args = parser.parse_args(argv)
+    started = time.time()
+    if args.calibrate:
+        from assistant.reader import MODEL_DIR
+
+        result = calibrate(args.path)
+        (MODEL_DIR / "calibration.json").write_text(
+            json.dumps(result["calibration"], indent=2) + "\n", encoding="utf-8"
+        )
+    else:
+        result = run(args.path, args.articles, args.per_article, args.compare)
+    result["seconds"] = round(time.time() - started, 1)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
