@@ -41,6 +41,15 @@ BADGES = {
     "invalid": ("invalid", "⚠ Couldn't read that message"),
     "error": ("invalid", "⚠ Something went wrong"),
 }
+# A refusal's badge names the rail that refused (Reply.refusal_reason).
+REASON_BADGES = {
+    "dosing": ("refused", "⛔ Refused: no dosing advice"),
+    "crisis": ("help", "♡ Support: please reach out for help"),
+    "emergency": ("help", "⚠ Emergency: call emergency services"),
+    "medical_advice": ("refused", "⛔ Refused: no personal medical advice"),
+    "illegal_supply": ("refused", "⛔ Refused: no help obtaining or making drugs"),
+    "harm": ("refused", "⛔ Refused: no help harming others"),
+}
 ERROR_MESSAGE = "Something went wrong on our side while answering; please try again."
 TIMED_STAGES = ("guard_in", "condense", "retrieve", "answer", "guard_out")
 
@@ -53,6 +62,7 @@ CSS = """
 .badge-answered { background: #dcfce7; color: #14532d; border-color: #86efac; }
 .badge-abstained { background: #fef3c7; color: #78350f; border-color: #fcd34d; }
 .badge-refused { background: #fee2e2; color: #7f1d1d; border-color: #fca5a5; }
+.badge-help { background: #dbeafe; color: #1e3a8a; border-color: #93c5fd; }
 .badge-invalid { background: #e5e7eb; color: #1f2937; border-color: #9ca3af; }
 .disclaimer { display: block; margin-top: 0.6em; padding-top: 0.4em; font-size: 0.85em;
               opacity: 0.8; border-top: 1px dashed var(--border-color-primary); }
@@ -94,9 +104,13 @@ def as_text(message: object) -> str:
     return re.sub(r"(?m)^(\s*\d+)\.(?=\s)", r"\1\\.", text)
 
 
-def badge_html(status: str) -> str:
-    kind, label = BADGES.get(status, BADGES["invalid"])
-    return f'<span class="badge badge-{kind}" data-status="{html.escape(status)}">{label}</span>'
+def badge_html(status: str, reason: str | None = None) -> str:
+    kind, label = REASON_BADGES.get(reason or "") or BADGES.get(status, BADGES["invalid"])
+    reason_attr = f' data-reason="{html.escape(reason)}"' if reason else ""
+    return (
+        f'<span class="badge badge-{kind}" data-status="{html.escape(status)}"{reason_attr}>'
+        f"{label}</span>"
+    )
 
 
 def answer_markdown(reply_dict: dict) -> str:
@@ -106,7 +120,9 @@ def answer_markdown(reply_dict: dict) -> str:
     body = answer[: -len(disclaimer)].rstrip() if answer.endswith(disclaimer) else answer
     parts = []
     if reply_dict.get("status") != "answered":
-        parts.append(badge_html(reply_dict.get("status", "invalid")))
+        parts.append(
+            badge_html(reply_dict.get("status", "invalid"), reply_dict.get("refusal_reason"))
+        )
     parts.append(body)
     parts.append(f'<span class="disclaimer">{disclaimer.strip("*")}</span>')
     return "\n\n".join(p for p in parts if p)
@@ -168,7 +184,7 @@ def details_html(reply_dict: dict, turn: int = 0) -> str:
     )
     return (
         f'<div class="details" data-turn="{int(turn)}">'
-        f"{badge_html(reply_dict.get('status', 'invalid'))}"
+        f"{badge_html(reply_dict.get('status', 'invalid'), reply_dict.get('refusal_reason'))}"
         f'<div class="panel-title" style="margin-top:0.8em">Standalone question</div>'
         f'<p class="standalone" id="standalone">{html.escape(standalone)}</p>{note}</div>'
     )
@@ -213,6 +229,7 @@ def error_reply(message: object) -> dict:
         "question": text,
         "standalone_question": text,
         "status": "error",
+        "refusal_reason": None,
         "answer": f"{ERROR_MESSAGE}\n\n{DISCLAIMER}",
         "sources": [],
         "disclaimer": DISCLAIMER,

@@ -17,7 +17,7 @@ from assistant import rails
 from assistant.answer import SentenceScorer, abstention, compose_answer, to_sources
 from assistant.config import Settings
 from assistant.conversation import ConversationStore, condense_followup, small_talk
-from assistant.reader import choose, reader
+from assistant.reader import choose, decision_features, reader
 from assistant.terms import content_terms
 from assistant.types import Passage, Reply, Turn
 
@@ -93,6 +93,23 @@ class Resources:
             name_terms={t for c in cited for alias in c.aliases for t in content_terms(alias)},
         )
 
+    def candidates(self, question: str, passages, names):
+        """The retrieved passages' sentences, their feature rows, and whether the question names
+        something the corpus never mentions: what the reader and its decision read."""
+        features = self.sentence_features(question, passages, names)
+        sentences, matrix = self.scorer.features(**features)
+        return sentences, matrix, bool(self.scorer.unknown_terms(question))
+
+    def read(self, question: str, passages, names):
+        """The trained reader over the candidates, in one batched call, and its decision."""
+        model, calibration = self.reader
+        sentences, matrix, unknown = self.candidates(question, passages, names)
+        if not sentences:
+            return choose([], [], calibration)
+        scores = model.score([(question, s.text) for s in sentences])
+        features = decision_features(scores, matrix, unknown)
+        return choose(scores, sentences, calibration, features)
+
     def retriever(self, variant: Variant = Variant()):
         return self._retriever.model_copy(
             update={
@@ -167,16 +184,12 @@ def build_chain(resources: Resources, variant: Variant = Variant()):
         names = tuple(documents[0].metadata["names"]) if documents else ()
         return replace(state, passages=passages, names=names)
 
-    def read(state: TurnState) -> tuple[tuple, str]:
-        """The trained reader over the retrieved passages' sentences, in one batched call."""
-        model, calibration = resources.reader
-        candidates = [s for p in state.passages for s in p.sentences]
-        scores = model.score([(state.standalone, s.text) for s in candidates])
-        return choose(scores, candidates, calibration).sentences, ""
-
     def answer(state: TurnState) -> TurnState:
         if variant.reader and resources.reader is not None:
-            chosen, why = read(state)
+            chosen, why = (
+                resources.read(state.standalone, state.passages, state.names).sentences,
+                "",
+            )
         else:
             chosen, why = score_and_select(state)
         if chosen and not variant.select:

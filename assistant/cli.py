@@ -179,6 +179,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", metavar="RESULTS_JSON", help="list cases that flipped since")
     p.add_argument("--export-ragas", metavar="FILE", help="write a RAGAS-style dataset")
     p.add_argument("--gate", action="store_true", help="exit 1 when a metric is below threshold")
+    p.add_argument(
+        "--squad", metavar="FILE", help="run a SQuAD-format file instead (each article a corpus)"
+    )
+    p.add_argument("--articles", type=int, default=0, help="--squad: only the first N articles")
+    p.add_argument(
+        "--per-article", type=int, default=0, help="--squad: only N questions per article"
+    )
     p.set_defaults(run=cmd_eval)
     return parser
 

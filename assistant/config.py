@@ -44,6 +44,11 @@ def encoder_dir() -> Path:
     return Path(_env("ENCODER_DIR", str(ROOT / "index" / "encoder")))
 
 
+def reader_dir() -> Path:
+    """Where the trained reader is read from (the one shipped in models/reader by default)."""
+    return Path(_env("READER_DIR", str(ROOT / "models" / "reader")))
+
+
 def query_encoder() -> str:
     """What embeds questions at run time: "onnx" (the default) or "sentence-transformers"."""
     return _env("QUERY_ENCODER", "onnx")

@@ -216,6 +216,8 @@ def main(args: argparse.Namespace) -> int:
     from assistant.config import DISCLAIMER
 
     _quiet_when_not_a_tty()
+    if getattr(args, "squad", None):
+        return squad_main(args)
     compare = getattr(args, "compare", False)
     names = list(VARIANTS) if compare else ["full"]
     started = time.perf_counter()
@@ -266,6 +268,26 @@ def main(args: argparse.Namespace) -> int:
         return 1 if getattr(args, "gate", False) else code
     print("Gate passed.")
     return code
+
+
+def squad_main(args: argparse.Namespace) -> int:
+    """`assistant eval --squad FILE`: the SQuAD benchmark, gated by [squad.min] / [squad.max]."""
+    from evals.squad import run
+
+    started = time.perf_counter()
+    columns = run(Path(args.squad), args.articles, args.per_article, args.compare)
+    thresholds = load_thresholds().get("squad", {})
+    failures = gate(columns["reader"], thresholds)
+    print(f"{args.squad}: {columns['reader']['questions']} questions")
+    print(f"in {time.perf_counter() - started:.0f} s")
+    print(metrics_table(columns, thresholds))
+    if failures:
+        print("Gate FAILED:")
+        for line in failures:
+            print("  " + line)
+        return 1 if getattr(args, "gate", False) else 0
+    print("Gate passed.")
+    return 0
 
 
 def _texts() -> dict[str, str]:

@@ -122,18 +122,25 @@ def run(path: Path, articles: int = 0, per_article: int = 0, compare: bool = Fal
     return {name: figures(found) for name, found in rows.items()}
 
 
+def _holds(sentences, spans) -> bool:
+    return any(s.start < b and a < s.end for s in sentences for a, b in spans)
+
+
 def calibrate(path: Path) -> dict:
-    """The reader's best score per question over the retrieved passages' sentences, then the
-    threshold (and keep ratio) that maximise accuracy on the first half of the articles."""
+    """Fit the decision on the first half of the file's articles and report the second half:
+    the reader scores every retrieved candidate of every question once; a logistic regression
+    over DECISION_FEATURES learns when the best sentence holds the answer; its threshold and
+    the keep ratio are set for accuracy (evidence on answerable, abstention on unanswerable)."""
     import numpy as np
+    from sklearn.linear_model import LogisticRegression
 
     from assistant.chain import get_resources
     from assistant.config import Settings
-    from assistant.reader import Calibration, choose, reader
+    from assistant.reader import Calibration, choose, decision_features, reader
 
     model, _ = reader()
     data = json.loads(path.read_text(encoding="utf-8"))["data"]
-    records = []  # (article index, answerable, best, [(score, holds answer)])
+    records = []  # (article number, question, candidates, scores, features)
     with tempfile.TemporaryDirectory(prefix="squad-") as work:
         for number, article in enumerate(data):
             folder = Path(work) / str(number)
@@ -143,46 +150,66 @@ def calibrate(path: Path) -> dict:
             retriever = resources.retriever()
             for q in questions:
                 docs = retriever.invoke(q.text)
-                candidates = [s for d in docs for s in resources.library.passages[d.id].sentences]
-                scores = model.score([(q.text, s.text) for s in candidates])
-                records.append((number, q, candidates, scores))
+                passages = [resources.library.passages[d.id] for d in docs]
+                names = tuple(docs[0].metadata["names"]) if docs else ()
+                sentences, matrix, unknown = resources.candidates(q.text, passages, names)
+                if not sentences:
+                    continue
+                scores = model.score([(q.text, s.text) for s in sentences])
+                features = decision_features(scores, matrix, unknown)
+                records.append((number, q, sentences, scores, features))
     half = len(data) // 2
+    fit = [r for r in records if r[0] < half]
+    held = [r for r in records if r[0] >= half]
 
-    def accuracy(rows, calibration) -> dict:
-        hits = []
-        answered_ok, abstained, false_abst = [], [], []
-        for _, q, candidates, scores in rows:
-            chosen = choose(scores, candidates, calibration).sentences
+    def label(record) -> int:
+        _, q, sentences, scores, _ = record
+        best = sentences[int(np.argmax(scores))]
+        return int(bool(q.spans) and _holds([best], q.spans))
+
+    regression = LogisticRegression(C=1.0, max_iter=1000)
+    regression.fit(np.array([r[4] for r in fit]), np.array([label(r) for r in fit]))
+    weights = tuple(round(float(w), 4) for w in regression.coef_[0])
+    bias = round(float(regression.intercept_[0]), 4)
+
+    def figures_for(rows, calibration) -> dict:
+        hits, evidence, abstained, false_abstention = [], [], [], []
+        for _, q, sentences, scores, features in rows:
+            chosen = choose(scores, sentences, calibration, features).sentences
             if q.spans:
-                ok = any(s.start < b and a < s.end for s in chosen for a, b in q.spans)
-                answered_ok.append(ok)
-                false_abst.append(not chosen)
+                ok = _holds(chosen, q.spans)
+                evidence.append(ok)
+                false_abstention.append(not chosen)
                 hits.append(ok)
             else:
                 abstained.append(not chosen)
                 hits.append(not chosen)
         mean = lambda xs: round(float(np.mean(xs)), 3) if xs else None  # noqa: E731
         return {
+            "questions": len(rows),
             "accuracy": mean(hits),
-            "answerable_evidence": mean(answered_ok),
+            "answerable_evidence": mean(evidence),
             "abstention": mean(abstained),
-            "false_abstention": mean(false_abst),
+            "false_abstention": mean(false_abstention),
         }
 
-    fit = [r for r in records if r[0] < half]
-    held = [r for r in records if r[0] >= half]
-    best, best_acc = Calibration(), -1.0
+    best, best_accuracy = None, -1.0
     for threshold in np.arange(0.05, 0.96, 0.025):
         for keep in (0.3, 0.5, 0.7, 0.9):
-            c = Calibration(float(round(threshold, 3)), keep, 3)
-            acc = accuracy(fit, c)["accuracy"]
-            if acc > best_acc:
-                best, best_acc = c, acc
+            c = Calibration(float(round(threshold, 3)), keep, 3, weights, bias)
+            accuracy = figures_for(fit, c)["accuracy"]
+            if accuracy > best_accuracy:
+                best, best_accuracy = c, accuracy
+    reader_only = max(
+        (Calibration(float(round(t, 3)), 0.5, 3) for t in np.arange(0.05, 0.96, 0.025)),
+        key=lambda c: figures_for(fit, c)["accuracy"],
+    )
     return {
-        "calibration": best.__dict__,
+        "calibration": {k: getattr(best, k) for k in best.__dataclass_fields__},
         "fit_articles": half,
-        "fit": accuracy(fit, best),
-        "held_out": accuracy(held, best),
+        "fit": figures_for(fit, best),
+        "held_out": figures_for(held, best),
+        "held_out_reader_score_alone": figures_for(held, reader_only),
     }
 
 
@@ -196,10 +223,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     started = time.time()
     if args.calibrate:
-        from assistant.reader import MODEL_DIR
+        from assistant.config import reader_dir
 
         result = calibrate(args.path)
-        (MODEL_DIR / "calibration.json").write_text(
+        (reader_dir() / "calibration.json").write_text(
             json.dumps(result["calibration"], indent=2) + "\n", encoding="utf-8"
         )
     else:

@@ -5,9 +5,11 @@ REPLY_KEYS = {
     "question",
     "standalone_question",
     "status",
+    "refusal_reason",
     "answer",
     "sources",
     "disclaimer",
     "timings_ms",
 }
+REASONS = {None, "dosing", "crisis", "emergency", "medical_advice", "illegal_supply", "harm"}
 SOURCE_KEYS = {"id", "quote", "start", "end", "section", "document"}

@@ -40,6 +40,24 @@ def test_answer_markdown_has_badge_and_disclaimer(app_module):
     assert "badge" not in app.answer_markdown(answered)
 
 
+@pytest.mark.parametrize(
+    ("reason", "kind", "words"),
+    [
+        ("dosing", "refused", "dosing"),
+        ("crisis", "help", "Support"),
+        ("emergency", "help", "Emergency"),
+        ("medical_advice", "refused", "medical advice"),
+        ("illegal_supply", "refused", "drugs"),
+        ("harm", "refused", "harming"),
+    ],
+)
+def test_a_refusal_badge_names_its_reason(app_module, reason, kind, words):
+    reply = {"status": "refused", "refusal_reason": reason, "answer": "x", "disclaimer": "d"}
+    text = app_module.answer_markdown(reply)
+    assert f'class="badge badge-{kind}"' in text and f'data-reason="{reason}"' in text
+    assert words in text
+
+
 def test_sources_are_highlighted_inside_their_paragraph(app_module):
     app = app_module
     text = "Intro.\n\nFirst sentence. The <quoted> one here. Last & final.\n\nNext."

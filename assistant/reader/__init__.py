@@ -11,16 +11,15 @@ to the feature scorer.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
-from assistant.config import ROOT
+from assistant.config import reader_dir
 from assistant.types import Sentence
-
-MODEL_DIR = ROOT / "models" / "reader"
 
 
 class Reader(Protocol):
@@ -29,19 +28,45 @@ class Reader(Protocol):
     def score(self, pairs: Sequence[tuple[str, str]]) -> list[float]: ...
 
 
+# What decides whether the corpus answers at all: the reader's two best scores (as log-odds)
+# beside retrieval and coverage signals of the candidates, weighed by a logistic regression
+# fitted on SQuAD 2.0 dev articles (``python -m evals.squad FILE --calibrate``).
+DECISION_FEATURES = (
+    "reader_best",  # log-odds of the best sentence
+    "reader_second",  # log-odds of the runner-up
+    "similarity_max",  # best cosine between the question and a candidate (MiniLM)
+    "lexical_best",  # IDF share of the question's terms in the reader's best sentence
+    "lexical_max",  # ... in any candidate
+    "unknown_terms",  # the question names a thing the corpus never mentions
+)
+
+
 @dataclass(frozen=True)
 class Calibration:
-    """Set on the SQuAD 2.0 dev file by ``python -m evals.squad --calibrate`` (see the card)."""
+    """Set on the SQuAD 2.0 dev file by ``python -m evals.squad --calibrate`` (see the card).
+    With ``weights`` the decision is the logistic regression over DECISION_FEATURES; without,
+    the reader's best score alone against ``threshold``."""
 
-    threshold: float = 0.5  # the best sentence must reach this, or the stage abstains
+    threshold: float = 0.5  # the decision (or best score) must reach this, or the stage abstains
     keep_ratio: float = 0.5  # a further quote must score at least this share of the best
     max_quotes: int = 3
+    weights: tuple[float, ...] = ()
+    bias: float = 0.0
 
     @classmethod
     def load(cls, path: Path) -> Calibration:
         if not path.exists():
             return cls()
-        return cls(**json.loads(path.read_text(encoding="utf-8")))
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["weights"] = tuple(data.get("weights", ()))
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    def confidence(self, features: Sequence[float]) -> float:
+        """How likely the corpus answers, from the decision features."""
+        if not self.weights:
+            return features[0]
+        z = self.bias + sum(w * x for w, x in zip(self.weights, features))
+        return 1.0 / (1.0 + math.exp(-z))
 
 
 @dataclass(frozen=True)
@@ -50,27 +75,54 @@ class Reading:
     score, for the reply's notes and the evals."""
 
     sentences: tuple[Sentence, ...]
-    best: float
+    confidence: float
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+def decision_features(scores: Sequence[float], matrix, unknown: bool) -> list[float]:
+    """DECISION_FEATURES of one question: ``matrix`` holds the candidates' similarity (column
+    0) and lexical coverage (column 1), in the order of ``scores``."""
+    order = sorted(range(len(scores)), key=lambda i: -scores[i])
+    best = order[0]
+    second = scores[order[1]] if len(order) > 1 else 0.0
+    return [
+        _logit(scores[best]),
+        _logit(second),
+        float(matrix[:, 0].max()),
+        float(matrix[best, 1]),
+        float(matrix[:, 1].max()),
+        float(unknown),
+    ]
 
 
 def choose(
-    scores: Sequence[float], candidates: Sequence[Sentence], calibration: Calibration
+    scores: Sequence[float],
+    candidates: Sequence[Sentence],
+    calibration: Calibration,
+    features: Sequence[float] | None = None,
 ) -> Reading:
-    """The best sentence if it clears the threshold, with those close to it, in reading order."""
+    """The best sentence if the decision clears the threshold, with the sentences close to it
+    (1-3), in reading order."""
     if not candidates:
         return Reading((), 0.0)
     ranked = sorted(zip(scores, range(len(candidates))), reverse=True)
     best = ranked[0][0]
-    if best < calibration.threshold:
-        return Reading((), best)
-    floor = max(calibration.threshold, best * calibration.keep_ratio)
+    confidence = calibration.confidence(features) if features else best
+    if confidence < calibration.threshold:
+        return Reading((), confidence)
+    floor = best * calibration.keep_ratio
     chosen = [candidates[i] for s, i in ranked[: calibration.max_quotes] if s >= floor]
-    return Reading(tuple(sorted(chosen, key=lambda s: (s.doc_id, s.start))), best)
+    return Reading(tuple(sorted(chosen, key=lambda s: (s.doc_id, s.start))), confidence)
 
 
 @lru_cache(maxsize=1)
-def reader(model_dir: Path = MODEL_DIR) -> tuple[Reader, Calibration] | None:
+def reader() -> tuple[Reader, Calibration] | None:
     """The shipped reader under ONNX Runtime and its calibration, or None if it is missing."""
+    model_dir = reader_dir()
     model = model_dir / "reader.onnx"
     if not model.exists():
         return None

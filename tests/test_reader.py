@@ -1,0 +1,104 @@
+"""The reader stage (assistant/reader/): the decision, the choice of quotes, the calibration
+file, and the SQuAD pairs it is trained on. The ONNX model itself is checked in
+tests/integration/test_reader_model.py."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from assistant.reader import Calibration, choose, decision_features
+from assistant.reader.pairs import read_squad, training_pairs
+from assistant.types import Sentence
+
+
+def sentences(n: int) -> list[Sentence]:
+    return [Sentence("doc", "p", i, f"s{i}", 10 * i, 10 * i + 5, "S") for i in range(n)]
+
+
+def test_the_stage_abstains_below_the_threshold():
+    reading = choose([0.2, 0.1], sentences(2), Calibration(threshold=0.5))
+    assert reading.sentences == () and reading.confidence == 0.2
+
+
+def test_quotes_are_the_best_and_those_close_to_it_in_reading_order():
+    calibration = Calibration(threshold=0.5, keep_ratio=0.5, max_quotes=3)
+    reading = choose([0.3, 0.9, 0.6, 0.95], sentences(4), calibration)
+    assert [s.index for s in reading.sentences] == [1, 2, 3]
+
+
+def test_at_most_max_quotes():
+    reading = choose([0.9] * 6, sentences(6), Calibration(threshold=0.5, max_quotes=3))
+    assert len(reading.sentences) == 3
+
+
+def test_the_learned_decision_can_overrule_a_high_reader_score():
+    calibration = Calibration(threshold=0.5, weights=(0.0, 0, 0, 0, 0, -10.0), bias=1.0)
+    features = decision_features([0.9, 0.1], np.array([[0.5, 0.5], [0.1, 0.1]]), unknown=True)
+    assert choose([0.9, 0.1], sentences(2), calibration, features).sentences == ()
+    features = decision_features([0.9, 0.1], np.array([[0.5, 0.5], [0.1, 0.1]]), unknown=False)
+    assert choose([0.9, 0.1], sentences(2), calibration, features).sentences
+
+
+def test_decision_features_read_the_best_sentence_by_the_reader():
+    matrix = np.array([[0.2, 0.1], [0.7, 0.9]], dtype=np.float32)
+    features = decision_features([0.1, 0.8], matrix, unknown=False)
+    assert features[3] == pytest.approx(0.9) and features[4] == pytest.approx(0.9)
+    assert features[0] > features[1]
+
+
+def test_calibration_round_trips_through_its_file(tmp_path):
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps({"threshold": 0.4, "weights": [1, 2], "bias": 0.5}))
+    c = Calibration.load(path)
+    assert c.threshold == 0.4 and c.weights == (1, 2) and c.bias == 0.5
+    assert Calibration.load(tmp_path / "missing.json") == Calibration()
+
+
+SQUAD = {
+    "data": [
+        {
+            "title": "Bees",
+            "paragraphs": [
+                {
+                    "context": "Bees make honey. A hive holds one queen. Drones do not sting.",
+                    "qas": [
+                        {
+                            "question": "How many queens does a hive hold?",
+                            "answers": [{"text": "one queen", "answer_start": 28}],
+                            "is_impossible": False,
+                        },
+                        {
+                            "question": "What colour is the queen?",
+                            "answers": [],
+                            "plausible_answers": [{"text": "one queen", "answer_start": 28}],
+                            "is_impossible": True,
+                        },
+                    ],
+                }
+            ],
+        }
+    ]
+}
+
+
+def test_squad_questions_know_which_sentence_holds_the_answer(tmp_path):
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps(SQUAD))
+    answerable, impossible = read_squad(path)
+    assert answerable.sentences[1] == "A hive holds one queen."
+    assert answerable.answers == {1} and impossible.answers == frozenset()
+    assert impossible.plausible == {1}
+
+
+def test_training_pairs_have_a_positive_and_hard_negatives(tmp_path):
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps(SQUAD))
+    pairs = training_pairs(read_squad(path))
+    positives = [p for p in pairs if p.label == 1.0]
+    assert [p.sentence for p in positives] == ["A hive holds one queen."]
+    impossible = [p for p in pairs if p.question.startswith("What colour")]
+    assert impossible and all(p.label == 0.0 for p in impossible)
+    assert "A hive holds one queen." in {p.sentence for p in impossible}  # the plausible one
