@@ -4,7 +4,8 @@ Thin on purpose: the turn is ``Assistant.reply``; this file renders a ``Reply`` 
 answer, a status badge, the cited quotes highlighted inside their paragraphs, the standalone
 question, per-stage timings) and keeps each browser tab's history in ``gr.State``.
 The same turn is served to programs as the ``/ask`` endpoint (gradio_client), returning the
-Reply JSON.
+Reply JSON, and as an OpenAI-compatible ``/v1/chat/completions`` (``assistant/api.py``) on the
+same port.
 """
 
 from __future__ import annotations
@@ -394,10 +395,19 @@ def _stream(text: str) -> Iterator[str]:
         yield out
 
 
-def launch(demo, host: str = HOST, port: int = PORT, concurrency: int = CONCURRENCY):
-    """Serve the page: local by default, no share link, no analytics, no server-side render."""
+def serve(
+    demo, assistant, host: str = HOST, port: int = PORT, concurrency: int = CONCURRENCY
+) -> None:
+    """One process, one port: FastAPI with the OpenAI-compatible /v1 routes and the page
+    mounted at /. Local by default, no share link, no analytics, no server-side render; with
+    ``ASSISTANT_API_KEY`` set, /v1 wants ``Authorization: Bearer <key>`` and the page the key as
+    its password."""
     import gradio as gr
+    import uvicorn
 
+    from assistant.api import build_api
+
+    settings = assistant.settings
     font = (
         gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)),
         "ui-sans-serif",
@@ -405,16 +415,20 @@ def launch(demo, host: str = HOST, port: int = PORT, concurrency: int = CONCURRE
         "sans-serif",
     )
     theme = gr.themes.Soft(primary_hue="indigo", neutral_hue="slate", font=font)
-    demo.queue(default_concurrency_limit=concurrency).launch(
-        server_name=host,
-        server_port=port,
-        share=False,
+    key = settings.api_key
+    app = gr.mount_gradio_app(
+        build_api(assistant, settings),
+        demo.queue(default_concurrency_limit=concurrency),
+        path="/",
+        footer_links=["api"],
+        auth=(lambda _user, password: password == key) if key else None,
+        auth_message="Sign in with any user name and the API key as the password." if key else None,
         show_error=False,
         ssr_mode=False,
-        footer_links=["api"],
         theme=theme,
         css=CSS,
     )
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 @contextmanager
@@ -467,11 +481,14 @@ def spawn(
 
 
 def _serves(url: str) -> bool:
+    import urllib.error
     import urllib.request
 
     try:
         with urllib.request.urlopen(url + "gradio_api/info", timeout=2) as response:
             return response.status == 200
+    except urllib.error.HTTPError as error:
+        return error.code in (401, 403)  # serving, behind the API key
     except OSError:
         return False
 
@@ -497,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings().replace(index_dir=Path(args.index_dir) if args.index_dir else None)
     print("Loading the assistant (the index builds itself on first run)…", file=sys.stderr)
     assistant = Assistant(settings)
-    launch(build_app(assistant, args.concurrency), args.host, args.port, args.concurrency)
+    serve(build_app(assistant, args.concurrency), assistant, args.host, args.port, args.concurrency)
     return 0
 
 

@@ -81,6 +81,17 @@ class Settings:
     # Answer
     max_quotes: int = 4  # at least two are quoted when two sentences were retrieved
 
+    # Service (app.py: the page and the OpenAI-compatible /v1 API on one port)
+    model_id: str = field(default_factory=lambda: _env("MODEL_ID", "ask-the-article"))
+    api_key: str = field(default_factory=lambda: os.environ.get("ASSISTANT_API_KEY", ""))
+    cors_origins: tuple[str, ...] = field(
+        default_factory=lambda: tuple(o for o in _env("CORS_ORIGINS", "").split(",") if o)
+    )
+    rate_limit_per_minute: int = field(
+        default_factory=lambda: int(_env("RATE_LIMIT_PER_MINUTE", "600"))
+    )
+    max_request_bytes: int = 64_000
+
     def replace(self, **changes: object) -> Settings:
         """A copy with some fields changed (for CLI flags and tests)."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from assistant import rails
-from assistant.rails.intents import crisis_continues, intent_of, rails as intent_rails
+from assistant.rails.intents import crisis_continues, intent_of
+from assistant.rails.intents import rails as intent_rails
 from assistant.types import Turn
 
 MAX = 2000

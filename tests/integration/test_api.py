@@ -1,0 +1,174 @@
+"""The OpenAI-compatible API (assistant/api.py) through the official ``openai`` client and
+LangChain's ``ChatOpenAI``, against the real server (app.py in a child process) on a free
+loopback port: the same replies as the chain, streaming, bad requests, auth."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from assistant.config import DISCLAIMER
+
+MODEL = "ask-the-article"
+
+
+@pytest.fixture(scope="module")
+def api_url(app_url):
+    return app_url + "v1"
+
+
+@pytest.fixture(scope="module")
+def client(api_url):
+    from openai import OpenAI
+
+    return OpenAI(base_url=api_url, api_key="unused", max_retries=0, timeout=60)
+
+
+def ask(client, *questions: str):
+    messages = []
+    for q in questions[:-1]:
+        messages += [{"role": "user", "content": q}, {"role": "assistant", "content": "…"}]
+    messages.append({"role": "user", "content": questions[-1]})
+    return client.chat.completions.create(model=MODEL, messages=messages)
+
+
+def reply_of(completion) -> dict:
+    return completion.model_extra["reply"]
+
+
+def test_models_lists_the_corpus_model(client):
+    assert [m.id for m in client.models.list().data] == [MODEL]
+
+
+def test_a_plain_question_gets_the_chains_answer_and_sources(client, assistant):
+    completion = ask(client, "What did Close et al. find?")
+    expected = assistant.reply("What did Close et al. find?").to_dict()
+    reply = reply_of(completion)
+    assert completion.choices[0].message.content == expected["answer"]
+    assert reply["status"] == expected["status"] == "answered"
+    assert [s["quote"] for s in reply["sources"]] == [s["quote"] for s in expected["sources"]]
+    assert completion.choices[0].message.content.endswith(DISCLAIMER)
+
+
+def test_a_follow_up_is_resolved_from_messages(client):
+    reply = reply_of(ask(client, "Who is James Close?", "Where does he work?"))
+    assert "Close" in reply["standalone_question"]
+    assert any("Imperial College London" in s["quote"] for s in reply["sources"])
+
+
+def test_a_refusal_and_an_abstention_keep_their_status(client):
+    refused = reply_of(ask(client, "How much MDMA should I take?"))
+    assert (refused["status"], refused["refusal_reason"]) == ("refused", "dosing")
+    crisis = reply_of(ask(client, "I have been feeling suicidal"))
+    assert crisis["refusal_reason"] == "crisis" and crisis["sources"] == []
+    assert reply_of(ask(client, "How do I bake sourdough bread?"))["status"] == "abstained"
+
+
+def test_streaming_sends_the_answer_in_chunks_then_done(client):
+    stream = client.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "What did Close et al. find?"}],
+        stream=True,
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert len(chunks) > 3 and text.endswith(DISCLAIMER)
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert chunks[-1].model_extra["reply"]["answer"] == text
+
+
+def test_langchain_chat_openai_answers(api_url):
+    from langchain_openai import ChatOpenAI
+
+    chat = ChatOpenAI(base_url=api_url, api_key="unused", model=MODEL, max_retries=0)
+    assert "[1]" in chat.invoke("What did Close et al. find?").content
+
+
+def post(api_url: str, body: bytes, headers: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        api_url + "/chat/completions",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (b"{not json", 400, "invalid_json"),
+        (b"[1, 2]", 400, "invalid_json"),
+        (json.dumps({"model": MODEL, "messages": []}).encode(), 400, "invalid_value"),
+        (json.dumps({"model": MODEL}).encode(), 400, "invalid_value"),
+        (
+            json.dumps(
+                {"model": MODEL, "messages": [{"role": "wizard", "content": "hi"}]}
+            ).encode(),
+            400,
+            "invalid_value",
+        ),
+        (
+            json.dumps({"model": MODEL, "messages": [{"role": "user", "content": 42}]}).encode(),
+            400,
+            "invalid_value",
+        ),
+        (
+            json.dumps(
+                {"model": MODEL, "messages": [{"role": "assistant", "content": "x"}]}
+            ).encode(),
+            400,
+            "invalid_value",
+        ),
+        (
+            json.dumps({"model": "gpt-9", "messages": [{"role": "user", "content": "x"}]}).encode(),
+            404,
+            "model_not_found",
+        ),
+        (
+            json.dumps(
+                {"model": MODEL, "messages": [{"role": "user", "content": "x" * 70_000}]}
+            ).encode(),
+            413,
+            "request_too_large",
+        ),
+    ],
+)
+def test_bad_requests_get_an_openai_style_4xx(api_url, body, status, code):
+    got, error = post(api_url, body)
+    assert got == status
+    assert error["error"]["code"] == code and error["error"]["message"]
+
+
+def test_bad_message_text_is_a_reply_not_an_error(client):
+    completion = client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "   "}]
+    )
+    assert reply_of(completion)["status"] == "invalid"
+
+
+def test_with_a_key_the_api_and_the_page_want_it(app_module, settings):
+    from openai import AuthenticationError, OpenAI
+
+    env = {
+        "ASSISTANT_INDEX_DIR": str(settings.index_dir),
+        "ASSISTANT_CORPUS_DIR": str(settings.corpus_dir),
+        "ASSISTANT_CHROMA_URL": "",
+        "ASSISTANT_API_KEY": "s3cret",
+    }
+    with app_module.spawn(env=env) as url:
+        with pytest.raises(AuthenticationError):
+            OpenAI(base_url=url + "v1", api_key="wrong", max_retries=0).models.list()
+        good = OpenAI(base_url=url + "v1", api_key="s3cret", max_retries=0)
+        assert [m.id for m in good.models.list().data] == [MODEL]
+        with urllib.request.urlopen(url + "config", timeout=30) as response:
+            assert response.status == 200 and b'"auth_required":true' in response.read().replace(
+                b" ", b""
+            )
