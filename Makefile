@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint unit evals bench bench-scale load browser clean
+.PHONY: install run test lint unit evals bench bench-scale load reader browser clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,9 +43,16 @@ bench: install
 bench-scale: install
 	$(PY) -m benchmarks.bench_scale
 
-# 32 concurrent gradio_client users x 5 questions against the page
+# 16, 64 and 256 concurrent 5-turn conversations against /v1/chat/completions (httpx),
+# streamed and not, with 1 worker and with 2 over one Chroma server
 load: install
 	$(PY) -m benchmarks.load
+
+# retrain the reader on ../shared/squad2 (resumes from models/reader/checkpoints), then
+# calibrate its decision on the dev file
+reader: install
+	$(PY) -m assistant.reader.train
+	$(PY) -m evals.squad ../shared/squad2/dev-v2.0.json --calibrate
 
 clean:
 	rm -rf index/chroma index/manifest.json* reports .pytest_cache

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import html
 import logging
+import os
 import re
 import sys
 import time
@@ -395,15 +396,12 @@ def _stream(text: str) -> Iterator[str]:
         yield out
 
 
-def serve(
-    demo, assistant, host: str = HOST, port: int = PORT, concurrency: int = CONCURRENCY
-) -> None:
+def mounted_app(demo, assistant, concurrency: int = CONCURRENCY):
     """One process, one port: FastAPI with the OpenAI-compatible /v1 routes and the page
-    mounted at /. Local by default, no share link, no analytics, no server-side render; with
+    mounted at /. No share link, no analytics, no server-side render; with
     ``ASSISTANT_API_KEY`` set, /v1 wants ``Authorization: Bearer <key>`` and the page the key as
     its password."""
     import gradio as gr
-    import uvicorn
 
     from assistant.api import build_api
 
@@ -416,7 +414,7 @@ def serve(
     )
     theme = gr.themes.Soft(primary_hue="indigo", neutral_hue="slate", font=font)
     key = settings.api_key
-    app = gr.mount_gradio_app(
+    return gr.mount_gradio_app(
         build_api(assistant, settings),
         demo.queue(default_concurrency_limit=concurrency),
         path="/",
@@ -428,7 +426,16 @@ def serve(
         theme=theme,
         css=CSS,
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def create_app():
+    """The app of one worker process, from the environment (``uvicorn --factory app:create_app``,
+    used for ``--workers N``: give them one ``ASSISTANT_CHROMA_URL``)."""
+    from assistant.chain import Assistant
+
+    concurrency = int(os.environ.get("ASSISTANT_CONCURRENCY", CONCURRENCY))
+    assistant = Assistant(Settings())
+    return mounted_app(build_app(assistant, concurrency), assistant, concurrency)
 
 
 @contextmanager
@@ -501,6 +508,9 @@ def main(argv: list[str] | None = None) -> int:
         "--concurrency", type=int, default=CONCURRENCY, help="turns answered at once (default 4)"
     )
     parser.add_argument("--index-dir", help="index folder (default: ASSISTANT_INDEX_DIR or index/)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="processes (more than 1 needs ASSISTANT_CHROMA_URL)"
+    )
     args = parser.parse_args(argv)
     handler = logging.StreamHandler()
     handler.setLevel(logging.INFO)  # bm25s sets its own logger to DEBUG when imported
@@ -509,12 +519,27 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's requests to itself
 
-    from assistant.chain import Assistant
+    import uvicorn
 
-    settings = Settings().replace(index_dir=Path(args.index_dir) if args.index_dir else None)
+    if args.index_dir:
+        os.environ["ASSISTANT_INDEX_DIR"] = args.index_dir
+    os.environ["ASSISTANT_CONCURRENCY"] = str(args.concurrency)
+    if args.workers > 1 and not Settings().chroma_url:
+        print("--workers needs a shared index: set ASSISTANT_CHROMA_URL.", file=sys.stderr)
+        return 2
     print("Loading the assistant (the index builds itself on first run)…", file=sys.stderr)
-    assistant = Assistant(settings)
-    serve(build_app(assistant, args.concurrency), assistant, args.host, args.port, args.concurrency)
+    if args.workers > 1:
+        uvicorn.run(
+            "app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="warning",
+            app_dir=str(Path(__file__).parent),
+        )
+    else:
+        uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning")
     return 0
 
 

@@ -1,26 +1,30 @@
-"""Load run: concurrent gradio_client users against the page's ``/ask`` endpoint.
+"""Load run against the OpenAI-compatible API: concurrent conversations of five turns each,
+sent by an async httpx client the way any OpenAI client would (the history in ``messages``).
 
-    python -m benchmarks.load [--clients 32] [--url http://127.0.0.1:7860/]
+    python -m benchmarks.load [--conversations 16 64 256] [--workers 1 2] [--url URL]
 
-Without ``--url`` it starts the page itself on a free port of 127.0.0.1 and stops it after.
-Each client is its own conversation (a follow-up among its questions). Prints latency
-percentiles and throughput, a figure not an assertion; exits 1 if any request failed.
+Without ``--url`` it starts the app itself on a free loopback port for each worker count (two
+or more workers share one ``chroma run`` server) and measures the server's CPU per request from
+/proc. Prints p50/p95/p99, errors and requests/s, streamed and not: figures, not assertions.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
+import json
 import os
+import re
 import statistics
 import sys
-import threading
+import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+MODEL = "ask-the-article"
 
 # Five turns of one conversation: a cited answer, a pronoun follow-up, ellipsis, a refusal.
 CONVERSATION = (
@@ -31,101 +35,135 @@ CONVERSATION = (
     "How much MDMA should I take?",
 )
 EXPECTED = ("answered", "answered", "answered", "answered", "refused")
-REPLY_KEYS = {"question", "standalone_question", "status", "answer", "sources", "disclaimer"}
 
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
-def run(url: str, clients: int, questions: tuple[str, ...]) -> dict:
-    """Run ``clients`` concurrent conversations; latencies (s) and the errors seen."""
-    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    from gradio_client import Client
-
-    latencies: list[float] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-    start_together = threading.Barrier(clients)
-
-    def user(n: int) -> None:
+async def conversation(client, url: str, n: int, stream: bool, out: dict) -> None:
+    messages: list[dict] = []
+    for turn, (question, expected) in enumerate(zip(CONVERSATION, EXPECTED)):
+        # each conversation differs a little, so no two clients send the same history
+        text = question if turn else f"{question} ({n})"
+        messages.append({"role": "user", "content": text})
+        body = {"model": MODEL, "messages": messages, "stream": stream}
+        started = time.perf_counter()
         try:
-            client = Client(
-                url, verbose=False, analytics_enabled=False, httpx_kwargs={"timeout": 120}
-            )
-        except Exception as exc:  # counted, reported below
-            with lock:
-                errors.append(f"client {n}: connect: {exc!r}")
+            if stream:
+                reply, content = None, []
+                async with client.stream("POST", url, json=body) as response:
+                    response.raise_for_status()
+                    async for line in response.aiter_lines():
+                        if line.startswith("data: ") and line != "data: [DONE]":
+                            chunk = json.loads(line[6:])
+                            content.append(chunk["choices"][0]["delta"].get("content") or "")
+                            reply = chunk.get("reply", reply)
+                answer = "".join(content)
+            else:
+                response = await client.post(url, json=body)
+                response.raise_for_status()
+                data = response.json()
+                reply, answer = data["reply"], data["choices"][0]["message"]["content"]
+            out["latencies"].append(time.perf_counter() - started)
+            if reply is None or reply["status"] != expected:
+                out["errors"].append(f"{n}/{turn}: status {reply and reply['status']}")
+        except Exception as error:  # counted and reported
+            out["errors"].append(f"{n}/{turn}: {error!r}")
             return
-        start_together.wait()
-        for i, question in enumerate(questions):
-            started = time.perf_counter()
+        messages.append({"role": "assistant", "content": answer})
+
+
+async def run(base: str, conversations: int, stream: bool) -> dict:
+    import httpx
+
+    out: dict = {"latencies": [], "errors": []}
+    limits = httpx.Limits(max_connections=conversations, max_keepalive_connections=conversations)
+    async with httpx.AsyncClient(timeout=300, limits=limits) as client:
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(
+                conversation(client, base + "v1/chat/completions", n, stream, out)
+                for n in range(conversations)
+            )
+        )
+        out["seconds"] = time.perf_counter() - started
+    return out
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes and their children so far (from /proc)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").glob("*"):
             try:
-                reply = client.predict(question, api_name="/ask")
-            except Exception as exc:
-                with lock:
-                    errors.append(f"client {n} q{i}: {exc!r}")
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
                 continue
-            elapsed = time.perf_counter() - started
-            problem = None
-            if not isinstance(reply, dict) or not set(reply) >= REPLY_KEYS:
-                problem = f"bad reply {reply!r:.80}"
-            elif questions is CONVERSATION and reply["status"] != EXPECTED[i]:
-                problem = f"status {reply['status']} for {question!r}"
-            with lock:
-                latencies.append(elapsed)
-                if problem:
-                    errors.append(f"client {n} q{i}: {problem}")
-
-    started, cpu = time.perf_counter(), time.process_time()
-    with ThreadPoolExecutor(max_workers=clients) as pool:
-        list(pool.map(user, range(clients)))
-    wall = time.perf_counter() - started
-    return {
-        "latencies": latencies,
-        "errors": errors,
-        "wall": wall,
-        "client_cpu": time.process_time() - cpu,
-    }
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
-def main(argv: list[str] | None = None) -> int:
+def server_pids(port: int) -> list[int]:
+    """Processes listening on ``port`` (uvicorn's workers share it) and their parent."""
+    import subprocess
+
+    found = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True)
+    pids = {int(p) for p in re.findall(r"pid=(\d+)", found.stdout)}
+    return sorted(pids)
+
+
+def report(label: str, result: dict, cpu: float | None) -> None:
+    lat = [x * 1000 for x in result["latencies"]]
+    n = len(lat)
+    line = f"{label:34} {n:5d} req  {len(result['errors'])} errors  "
+    if lat:
+        line += (
+            f"p50 {statistics.median(lat):6.0f} ms  p95 {percentile(lat, 95):6.0f} ms  "
+            f"p99 {percentile(lat, 99):6.0f} ms  {n / result['seconds']:5.1f} req/s"
+        )
+    if cpu is not None and n:
+        line += f"  server CPU {1000 * cpu / n:5.1f} ms/req"
+    print(line, flush=True)
+    for error in result["errors"][:3]:
+        print("   ", error)
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--url", help="a running page (default: start one on a free port)")
-    parser.add_argument("--concurrency", type=int, help="the started page's turns at once")
-    args = parser.parse_args(argv)
-
+    parser.add_argument("--conversations", type=int, nargs="+", default=[16, 64, 256])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--url", help="an already running app (default: start one)")
+    args = parser.parse_args()
+    failed = False
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     app = importlib.import_module("app")
-    extra = ["--concurrency", str(args.concurrency)] if args.concurrency else []
-    server = nullcontext(args.url) if args.url else app.spawn(args=extra)
-    print("Starting the page…" if not args.url else f"Using {args.url}", flush=True)
-    with server as url:
-        result = run(url, args.clients, CONVERSATION)
+    from assistant.index import chroma_server
 
-    latencies = [t * 1000 for t in result["latencies"]]
-    total = args.clients * len(CONVERSATION)
-    print(f"{args.clients} clients × {len(CONVERSATION)} questions = {total} requests")
-    print(f"completed {len(latencies)}, errors {len(result['errors'])}")
-    if latencies:
-        print(
-            f"latency p50 {percentile(latencies, 50):.0f} ms · p95 {percentile(latencies, 95):.0f} ms"
-            f" · max {max(latencies):.0f} ms · mean {statistics.fmean(latencies):.0f} ms"
-        )
-        print(f"wall {result['wall']:.1f} s · {len(latencies) / result['wall']:.1f} requests/s")
-        print(
-            f"client-side CPU {1000 * result['client_cpu'] / len(latencies):.0f} ms a request "
-            "(gradio_client polls; on a small machine the clients, not the page, are the limit)"
-        )
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"machine: {os.cpu_count()} CPUs, load average {load} (other work skews the figures)")
-    for error in result["errors"][:10]:
-        print("  error:", error)
-    return 1 if result["errors"] else 0
+    for workers in [0] if args.url else args.workers:
+        with ExitStack() as stack:
+            env = {}
+            if workers > 1:
+                folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+                env["ASSISTANT_CHROMA_URL"] = stack.enter_context(chroma_server(folder / "db"))
+            url = args.url or stack.enter_context(
+                app.spawn(env=env, args=["--workers", str(workers)])
+            )
+            port = int(url.rstrip("/").rsplit(":", 1)[1])
+            pids = server_pids(port)
+            print(f"{url}: {workers or '?'} worker(s), {os.cpu_count()} CPUs")
+            for conversations in args.conversations:
+                for stream in (False, True):
+                    before = cpu_seconds(pids) if pids else None
+                    result = asyncio.run(run(url, conversations, stream))
+                    cpu = cpu_seconds(pids) - before if pids else None
+                    mode = "streamed" if stream else "plain"
+                    report(f"{conversations} conversations x 5, {mode}", result, cpu)
+                    failed |= bool(result["errors"])
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
