@@ -2,7 +2,9 @@
 
     guard_in -> condense -> retrieve -> answer -> guard_out
 
-Each stage is a plain function over a ``TurnState``; the chain is their LCEL composition.
+Each stage is a plain function over a ``TurnState``; the chain is their LCEL composition. The
+answer stage reads the retrieved sentences with the trained reader (``assistant/reader``), or
+answers a question about the document as a whole (``assistant/document.py``).
 The CLI, the web page and the eval runner all call ``Assistant.reply``.
 """
 
@@ -17,6 +19,7 @@ from assistant import rails
 from assistant.answer import SentenceScorer, abstention, compose_answer, to_sources
 from assistant.config import Settings
 from assistant.conversation import ConversationStore, condense_followup, small_talk
+from assistant.document import answer_about_documents, document_question
 from assistant.reader import choose, decision_features, reader
 from assistant.terms import content_terms
 from assistant.types import Passage, Reply, Turn
@@ -94,10 +97,20 @@ class Resources:
         )
 
     def candidates(self, question: str, passages, names):
-        """The retrieved passages' sentences, their feature rows, and whether the question names
-        something the corpus never mentions: what the reader and its decision read."""
+        """The retrieved passages' sentences the reader reads (the best ``reader_candidates`` by
+        the feature scorer), their feature rows, and whether the question names something the
+        corpus never mentions: what the reader and its decision read."""
+        import numpy as np
+
+        from assistant.answer import FEATURES, WEIGHTS
+
         features = self.sentence_features(question, passages, names)
         sentences, matrix = self.scorer.features(**features)
+        keep = self.settings.reader_candidates
+        if len(sentences) > keep:
+            prior = matrix @ np.asarray([WEIGHTS[f] for f in FEATURES], dtype=np.float32)
+            best = sorted(np.argsort(-prior, kind="stable")[:keep].tolist())
+            sentences, matrix = [sentences[i] for i in best], matrix[best]
         return sentences, matrix, bool(self.scorer.unknown_terms(question))
 
     def read(self, question: str, passages, names):
@@ -185,6 +198,17 @@ def build_chain(resources: Resources, variant: Variant = Variant()):
         return replace(state, passages=passages, names=names)
 
     def answer(state: TurnState) -> TurnState:
+        kind = document_question(state.standalone)
+        if kind is not None:  # who wrote it, its title, what it is about
+            found = answer_about_documents(kind, resources.library)
+            if not found.sources:
+                reply = Reply(
+                    state.question, state.standalone, "abstained", abstention(found.missing)
+                )
+            else:
+                answer = compose_answer(found.sources, found.lead)
+                reply = Reply(state.question, state.standalone, "answered", answer, found.sources)
+            return replace(state, reply=reply)
         if variant.reader and resources.reader is not None:
             chosen, why = (
                 resources.read(state.standalone, state.passages, state.names).sentences,

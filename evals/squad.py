@@ -204,7 +204,15 @@ def calibrate(path: Path) -> dict:
         (Calibration(float(round(t, 3)), 0.5, 3) for t in np.arange(0.05, 0.96, 0.025)),
         key=lambda c: figures_for(fit, c)["accuracy"],
     )
+    answerable = [r for r in records if r[1].spans]
     return {
+        "candidates_hold_answer": round(
+            float(np.mean([_holds(r[2], r[1].spans) for r in answerable])), 3
+        ),
+        "reader_top1_holds_answer": round(
+            float(np.mean([_holds([r[2][int(np.argmax(r[3]))]], r[1].spans) for r in answerable])),
+            3,
+        ),
         "calibration": {k: getattr(best, k) for k in best.__dataclass_fields__},
         "fit_articles": half,
         "fit": figures_for(fit, best),
