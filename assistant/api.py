@@ -144,6 +144,15 @@ class Histories:
             turns.append(turn)
         return tuple(turns[-limit:])
 
+    def remember(self, users: list[str], reply) -> None:
+        """This request's turn, so the next request of the conversation finds it."""
+        from assistant.chain import to_turn
+
+        with self._lock:
+            self._turns[tuple(users)] = to_turn(reply)
+            while len(self._turns) > self.size:
+                self._turns.popitem(last=False)
+
 
 class RateLimiter:
     """At most ``per_minute`` requests from one client in any 60 seconds (0: no limit)."""
@@ -253,8 +262,9 @@ def build_api(assistant, settings) -> FastAPI:
         users = [m.text() for m in body.messages if m.role == "user"]
 
         def answer() -> dict:
-            history = histories.history(users[:-1])
-            return assistant.reply(users[-1], history).to_dict()
+            reply = assistant.reply(users[-1], histories.history(users[:-1]))
+            histories.remember(users, reply)
+            return reply.to_dict()
 
         reply = await asyncio.to_thread(answer)
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"

@@ -126,17 +126,55 @@ def _holds(sentences, spans) -> bool:
     return any(s.start < b and a < s.end for s in sentences for a, b in spans)
 
 
-def calibrate(path: Path) -> dict:
+def _record(resources, number, q: SquadQuestion, model):
+    from assistant.reader import decision_features
+
+    docs = resources.retriever().invoke(q.text)
+    passages = [resources.library.passages[d.id] for d in docs]
+    names = tuple(docs[0].metadata["names"]) if docs else ()
+    sentences, matrix, unknown = resources.candidates(q.text, passages, names)
+    if not sentences:
+        return None
+    scores = model.score([(q.text, s.text) for s in sentences])
+    return (number, q, sentences, scores, decision_features(scores, matrix, unknown))
+
+
+def case_records(model) -> list:
+    """The project's own single-turn eval cases (answer, dosing-adjacent, abstain) as records,
+    numbered by a fixed split: -1 for the fit half (an even CRC of the id), -2 for the other."""
+    import zlib
+
+    from assistant.chain import get_resources
+    from assistant.config import Settings
+    from evals.cases import load_cases
+    from evals.runner import case_documents
+
+    resources = get_resources(Settings())
+    records = []
+    for case in load_cases(case_documents()):
+        if case.category not in ("answer", "dosing_adjacent", "abstain"):
+            continue
+        half = -1 if zlib.crc32(case.id.encode()) % 2 == 0 else -2
+        spans = case.spans if case.expect == "answered" else ()
+        found = _record(resources, half, SquadQuestion(case.turns[-1], spans), model)
+        if found:
+            records.append(found)
+    return records
+
+
+def calibrate(path: Path, with_cases: bool = False) -> dict:
     """Fit the decision on the first half of the file's articles and report the second half:
     the reader scores every retrieved candidate of every question once; a logistic regression
     over DECISION_FEATURES learns when the best sentence holds the answer; its threshold and
-    the keep ratio are set for accuracy (evidence on answerable, abstention on unanswerable)."""
+    the keep ratio are set for accuracy (evidence on answerable, abstention on unanswerable).
+    ``with_cases``: the fit half of the project's own eval cases joins the fit, and the other
+    half is reported apart."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
     from assistant.chain import get_resources
     from assistant.config import Settings
-    from assistant.reader import Calibration, choose, decision_features, reader
+    from assistant.reader import Calibration, choose, reader
 
     model, _ = reader()
     data = json.loads(path.read_text(encoding="utf-8"))["data"]
@@ -147,20 +185,15 @@ def calibrate(path: Path) -> dict:
             questions = write_corpus(article, folder / "corpus")
             settings = Settings(corpus_dir=folder / "corpus", index_dir=folder / "index")
             resources = get_resources(settings)
-            retriever = resources.retriever()
             for q in questions:
-                docs = retriever.invoke(q.text)
-                passages = [resources.library.passages[d.id] for d in docs]
-                names = tuple(docs[0].metadata["names"]) if docs else ()
-                sentences, matrix, unknown = resources.candidates(q.text, passages, names)
-                if not sentences:
-                    continue
-                scores = model.score([(q.text, s.text) for s in sentences])
-                features = decision_features(scores, matrix, unknown)
-                records.append((number, q, sentences, scores, features))
+                found = _record(resources, number, q, model)
+                if found:
+                    records.append(found)
+    records += case_records(model)
     half = len(data) // 2
-    fit = [r for r in records if r[0] < half]
+    fit = [r for r in records if 0 <= r[0] < half or (with_cases and r[0] == -1)]
     held = [r for r in records if r[0] >= half]
+    cases_held = [r for r in records if r[0] == -2]
 
     def label(record) -> int:
         _, q, sentences, scores, _ = record
@@ -204,7 +237,7 @@ def calibrate(path: Path) -> dict:
         (Calibration(float(round(t, 3)), 0.5, 3) for t in np.arange(0.05, 0.96, 0.025)),
         key=lambda c: figures_for(fit, c)["accuracy"],
     )
-    answerable = [r for r in records if r[1].spans]
+    answerable = [r for r in records if r[1].spans and r[0] >= 0]
     return {
         "candidates_hold_answer": round(
             float(np.mean([_holds(r[2], r[1].spans) for r in answerable])), 3
@@ -215,9 +248,11 @@ def calibrate(path: Path) -> dict:
         ),
         "calibration": {k: getattr(best, k) for k in best.__dataclass_fields__},
         "fit_articles": half,
+        "with_cases": with_cases,
         "fit": figures_for(fit, best),
         "held_out": figures_for(held, best),
         "held_out_reader_score_alone": figures_for(held, reader_only),
+        "cases_held_out": figures_for(cases_held, best),
     }
 
 
@@ -228,12 +263,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-article", type=int, default=0)
     parser.add_argument("--compare", action="store_true")
     parser.add_argument("--calibrate", action="store_true")
+    parser.add_argument(
+        "--with-cases", action="store_true", help="--calibrate: fit on half the eval cases too"
+    )
     args = parser.parse_args(argv)
     started = time.time()
     if args.calibrate:
         from assistant.config import reader_dir
 
-        result = calibrate(args.path)
+        result = calibrate(args.path, args.with_cases)
         (reader_dir() / "calibration.json").write_text(
             json.dumps(result["calibration"], indent=2) + "\n", encoding="utf-8"
         )
