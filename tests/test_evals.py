@@ -109,7 +109,8 @@ def test_real_case_files_pass_the_schema():
     assert len(cases) >= 180
     assert {c.category for c in cases} == set(CATEGORIES)
     for c in cases:
-        assert c.id and c.turns and c.expect == CATEGORIES[c.category]
+        expected = {CATEGORIES[c.category]} | ({"not_refused"} if c.category == "rails" else set())
+        assert c.id and c.turns and c.expect in expected
         if c.expect == "answered":
             assert c.evidence and c.facts, c.id
 
@@ -268,19 +269,38 @@ def test_gate_names_each_metric_outside_its_threshold():
     assert gate({}, {"min": {"mrr": 0.5}}) == ["mrr was not measured (threshold >= 0.5)"]
 
 
+SQUAD_METRICS = {
+    "answerable_evidence",
+    "abstention",
+    "false_abstention",
+    "accuracy",
+    "citation_precision",
+    "refused",
+}
+
+
 def test_thresholds_file_gates_real_metric_names():
     thresholds = load_thresholds()
-    assert set(thresholds) == {"min", "max"}
+    assert set(thresholds) <= {"min", "max", "squad"}
     assert thresholds["max"]["dose_leaks"] == 0
     assert thresholds["max"]["over_refusal_rate"] <= 0.025
     results = [
         result(make_case(f"{c}-1", c, evidence=(SESSION,), facts=("six hours",)), make_reply(s))
         for c, s in CATEGORIES.items()
     ]
+    from assistant.rails import REASONS
+
+    for reason in REASONS:  # the rails' metrics are per rail
+        for expect in ("refused", "not_refused"):
+            case = Case(f"rails-{reason}-{expect}", "rails", ("x",), expect, reason=reason)
+            results.append(result(case, make_reply("refused")))
     produced = compute_metrics(results, DISCLAIMER)
+    squad = thresholds.get("squad", {})
+    for name in [*squad.get("min", {}), *squad.get("max", {})]:
+        assert name in SQUAD_METRICS, f"{THRESHOLDS.name} gates squad {name!r}, never measured"
     for name in [*thresholds["min"], *thresholds["max"]]:
         assert name in produced, f"{THRESHOLDS.name} gates {name!r}, which no metric is called"
-    assert not any(n.endswith("_ms") for t in thresholds.values() for n in t), "latency gated"
+    assert not any(n.endswith("_ms") for t in (thresholds["min"], thresholds["max"]) for n in t)
     with THRESHOLDS.open("rb") as f:
         assert tomllib.load(f) == thresholds
 
