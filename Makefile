@@ -34,6 +34,7 @@ unit: install browser
 
 evals: install
 	$(VENV)/bin/assistant eval --gate --report reports/eval
+	$(VENV)/bin/assistant eval --squad ../shared/squad2/dev-v2.0.json --gate
 
 test: lint unit evals
 

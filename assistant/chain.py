@@ -20,7 +20,7 @@ from assistant.answer import SentenceScorer, abstention, compose_answer, to_sour
 from assistant.config import Settings
 from assistant.conversation import ConversationStore, condense_followup, small_talk
 from assistant.document import answer_about_documents, document_question
-from assistant.reader import choose, decision_features, reader
+from assistant.reader import choose, reader
 from assistant.terms import content_terms
 from assistant.types import Passage, Reply, Turn
 
@@ -34,7 +34,7 @@ class Variant:
     names: bool = True
     condense: bool = True
     select: bool = True  # sentence selection; off: quote the top passages whole
-    reader: bool = True  # the trained reader decides; off: the feature scorer and its checks
+    reader: bool | None = None  # the trained reader answers; None: as Settings.answerer says
 
 
 @dataclass(frozen=True)
@@ -98,8 +98,7 @@ class Resources:
 
     def candidates(self, question: str, passages, names):
         """The retrieved passages' sentences the reader reads (the best ``reader_candidates`` by
-        the feature scorer), their feature rows, and whether the question names something the
-        corpus never mentions: what the reader and its decision read."""
+        the feature scorer) and their feature rows: what the reader and its decision read."""
         import numpy as np
 
         from assistant.answer import FEATURES, WEIGHTS
@@ -111,17 +110,16 @@ class Resources:
             prior = matrix @ np.asarray([WEIGHTS[f] for f in FEATURES], dtype=np.float32)
             best = sorted(np.argsort(-prior, kind="stable")[:keep].tolist())
             sentences, matrix = [sentences[i] for i in best], matrix[best]
-        return sentences, matrix, bool(self.scorer.unknown_terms(question))
+        return sentences, matrix
 
     def read(self, question: str, passages, names):
         """The trained reader over the candidates, in one batched call, and its decision."""
         model, calibration = self.reader
-        sentences, matrix, unknown = self.candidates(question, passages, names)
+        sentences, matrix = self.candidates(question, passages, names)
         if not sentences:
             return choose([], [], calibration)
         scores = model.score([(question, s.text) for s in sentences])
-        features = decision_features(scores, matrix, unknown)
-        return choose(scores, sentences, calibration, features)
+        return choose(scores, sentences, calibration, matrix)
 
     def retriever(self, variant: Variant = Variant()):
         return self._retriever.model_copy(
@@ -209,7 +207,8 @@ def build_chain(resources: Resources, variant: Variant = Variant()):
                 answer = compose_answer(found.sources, found.lead)
                 reply = Reply(state.question, state.standalone, "answered", answer, found.sources)
             return replace(state, reply=reply)
-        if variant.reader and resources.reader is not None:
+        use_reader = settings.answerer == "reader" if variant.reader is None else variant.reader
+        if use_reader and resources.reader is not None:
             chosen, why = (
                 resources.read(state.standalone, state.passages, state.names).sentences,
                 "",

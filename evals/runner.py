@@ -23,7 +23,7 @@ VARIANTS = {
     "no name index": {"names": False},
     "no condense": {"condense": False},
     "no sentence selection": {"select": False},
-    "feature scorer (no reader)": {"reader": False},
+    "reader": {"reader": True},
 }
 RANKED_K = 8  # retrieval is re-run at this depth to score recall@1..8 and MRR
 

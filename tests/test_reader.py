@@ -7,9 +7,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 
-from assistant.reader import Calibration, choose, decision_features
+from assistant.reader import Calibration, choose
 from assistant.reader.pairs import read_squad, training_pairs
 from assistant.types import Sentence
 
@@ -34,19 +33,14 @@ def test_at_most_max_quotes():
     assert len(reading.sentences) == 3
 
 
-def test_the_learned_decision_can_overrule_a_high_reader_score():
-    calibration = Calibration(threshold=0.5, weights=(0.0, 0, 0, 0, 0, -10.0), bias=1.0)
-    features = decision_features([0.9, 0.1], np.array([[0.5, 0.5], [0.1, 0.1]]), unknown=True)
-    assert choose([0.9, 0.1], sentences(2), calibration, features).sentences == ()
-    features = decision_features([0.9, 0.1], np.array([[0.5, 0.5], [0.1, 0.1]]), unknown=False)
-    assert choose([0.9, 0.1], sentences(2), calibration, features).sentences
-
-
-def test_decision_features_read_the_best_sentence_by_the_reader():
-    matrix = np.array([[0.2, 0.1], [0.7, 0.9]], dtype=np.float32)
-    features = decision_features([0.1, 0.8], matrix, unknown=False)
-    assert features[3] == pytest.approx(0.9) and features[4] == pytest.approx(0.9)
-    assert features[0] > features[1]
+def test_the_learned_probability_weighs_the_reader_beside_the_features():
+    # the feature columns can outweigh the reader: a sentence the reader likes less but that
+    # shares the question's words wins
+    calibration = Calibration(threshold=0.5, weights=(1.0, 0, 10.0, 0, 0, 0, 0), bias=-3.0)
+    matrix = np.array([[0.2, 0.0, 1, 0, 0, 0], [0.2, 0.9, 1, 0, 0, 0]], dtype=np.float32)
+    reading = choose([0.9, 0.6], sentences(2), calibration, matrix)
+    assert [s.index for s in reading.sentences] == [1]
+    assert choose([0.9, 0.6], sentences(2), calibration, matrix * 0).sentences == ()
 
 
 def test_calibration_round_trips_through_its_file(tmp_path):

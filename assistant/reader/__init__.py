@@ -28,24 +28,20 @@ class Reader(Protocol):
     def score(self, pairs: Sequence[tuple[str, str]]) -> list[float]: ...
 
 
-# What decides whether the corpus answers at all: the reader's two best scores (as log-odds)
-# beside retrieval and coverage signals of the candidates, weighed by a logistic regression
-# fitted on SQuAD 2.0 dev articles (``python -m evals.squad FILE --calibrate``).
-DECISION_FEATURES = (
-    "reader_best",  # log-odds of the best sentence
-    "reader_second",  # log-odds of the runner-up
-    "similarity_max",  # best cosine between the question and a candidate (MiniLM)
-    "lexical_best",  # IDF share of the question's terms in the reader's best sentence
-    "lexical_max",  # ... in any candidate
-    "unknown_terms",  # the question names a thing the corpus never mentions
-)
+# How likely a candidate sentence answers the question: the reader's log-odds beside the
+# retrieval and coverage features of the sentence (answer.FEATURES: cosine with the question,
+# IDF-weighted overlap, the passage's fused rank, a named person, a reported finding, the kind
+# of answer asked), weighed by a logistic regression fitted by ``python -m evals.squad FILE
+# --calibrate`` on SQuAD 2.0 dev articles and a fixed half of the project's eval cases. The
+# best sentence's probability against one threshold decides abstention.
+SENTENCE_FEATURES = ("reader", "similarity", "lexical", "rank", "named", "finding", "answer_type")
 
 
 @dataclass(frozen=True)
 class Calibration:
     """Set on the SQuAD 2.0 dev file by ``python -m evals.squad --calibrate`` (see the card).
-    With ``weights`` the decision is the logistic regression over DECISION_FEATURES; without,
-    the reader's best score alone against ``threshold``."""
+    With ``weights`` a sentence's probability is the logistic regression over
+    SENTENCE_FEATURES; without, the reader's score alone."""
 
     threshold: float = 0.5  # the decision (or best score) must reach this, or the stage abstains
     keep_ratio: float = 0.5  # a further quote must score at least this share of the best
@@ -61,12 +57,17 @@ class Calibration:
         data["weights"] = tuple(data.get("weights", ()))
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
-    def confidence(self, features: Sequence[float]) -> float:
-        """How likely the corpus answers, from the decision features."""
-        if not self.weights:
-            return features[0]
-        z = self.bias + sum(w * x for w, x in zip(self.weights, features))
-        return 1.0 / (1.0 + math.exp(-z))
+    def probabilities(self, scores: Sequence[float], matrix) -> list[float]:
+        """How likely each candidate answers: ``scores`` from the reader, ``matrix`` the
+        candidates' answer.FEATURES rows."""
+        if not self.weights or matrix is None:
+            return list(scores)
+        out = []
+        for score, row in zip(scores, matrix):
+            z = self.bias + self.weights[0] * _logit(score)
+            z += sum(w * float(x) for w, x in zip(self.weights[1:], row))
+            out.append(1.0 / (1.0 + math.exp(-z)))
+        return out
 
 
 @dataclass(frozen=True)
@@ -83,40 +84,24 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def decision_features(scores: Sequence[float], matrix, unknown: bool) -> list[float]:
-    """DECISION_FEATURES of one question: ``matrix`` holds the candidates' similarity (column
-    0) and lexical coverage (column 1), in the order of ``scores``."""
-    order = sorted(range(len(scores)), key=lambda i: -scores[i])
-    best = order[0]
-    second = scores[order[1]] if len(order) > 1 else 0.0
-    return [
-        _logit(scores[best]),
-        _logit(second),
-        float(matrix[:, 0].max()),
-        float(matrix[best, 1]),
-        float(matrix[:, 1].max()),
-        float(unknown),
-    ]
-
-
 def choose(
     scores: Sequence[float],
     candidates: Sequence[Sentence],
     calibration: Calibration,
-    features: Sequence[float] | None = None,
+    matrix=None,
 ) -> Reading:
-    """The best sentence if the decision clears the threshold, with the sentences close to it
-    (1-3), in reading order."""
+    """The best sentence if its probability clears the threshold, with the sentences close to
+    it (1-3), in reading order; none when it does not."""
     if not candidates:
         return Reading((), 0.0)
-    ranked = sorted(zip(scores, range(len(candidates))), reverse=True)
+    probabilities = calibration.probabilities(scores, matrix)
+    ranked = sorted(zip(probabilities, range(len(candidates))), reverse=True)
     best = ranked[0][0]
-    confidence = calibration.confidence(features) if features else best
-    if confidence < calibration.threshold:
-        return Reading((), confidence)
+    if best < calibration.threshold:
+        return Reading((), best)
     floor = best * calibration.keep_ratio
-    chosen = [candidates[i] for s, i in ranked[: calibration.max_quotes] if s >= floor]
-    return Reading(tuple(sorted(chosen, key=lambda s: (s.doc_id, s.start))), confidence)
+    chosen = [candidates[i] for p, i in ranked[: calibration.max_quotes] if p >= floor]
+    return Reading(tuple(sorted(chosen, key=lambda s: (s.doc_id, s.start))), best)
 
 
 @lru_cache(maxsize=1)
