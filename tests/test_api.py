@@ -1,5 +1,5 @@
 """assistant/api.py without a server: request parsing, the history rebuilt from messages, the
-rate limit. The real server, with the openai client, is in tests/integration/test_api.py."""
+rate limit. The real server, with the openai client, is in tests/integration/test_api_server.py."""
 
 from __future__ import annotations
 

@@ -14,7 +14,12 @@ from collections.abc import Sequence
 from assistant.rails.backstop import Embed, embedding_says_dosing, embedding_scores
 from assistant.rails.data import load
 from assistant.rails.doses import contains_dose, find_doses, redact_doses
-from assistant.rails.dosing import dosing_followup, lexical_dosing_rules, touches_dosing
+from assistant.rails.dosing import (
+    dosing_followup,
+    lexical_dosing_rules,
+    substance_in,
+    touches_dosing,
+)
 from assistant.rails.intents import intent_of
 from assistant.rails.normalise import (
     InputCheck,
@@ -55,7 +60,7 @@ def refusal(reason: str) -> str:
 
 def is_dosing_request(text: str, history: Sequence[Turn] = (), embed: Embed | None = None) -> bool:
     """True if the message asks for a dose, an amount or a dosing schedule, in any framing."""
-    if lexical_dosing_rules(text):
+    if lexical_dosing_rules(text, bool(history) and substance_in(history)):
         return True
     if history and dosing_followup(text, history):
         return True

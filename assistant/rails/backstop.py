@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from assistant.rails.data import load, pattern
+from assistant.rails.dosing import about_substance
 from assistant.rails.normalise import detection_form
 
 if TYPE_CHECKING:
@@ -59,9 +60,11 @@ def embedding_scores(text: str, embed: Embed) -> tuple[float, float]:
 
 def embedding_says_dosing(text: str, embed: Embed) -> bool:
     """MiniLM similarity is dominated by topic words, so it only counts when the message also
-    carries a word of intake, quantity or personal use."""
+    carries a word of intake, quantity or personal use, and is about a substance ("how many
+    milligrams are in a gram?" is close to a dosing request, and no dosing request)."""
     s = settings()
-    if not s["cue"].search(detection_form(text)):
+    d = detection_form(text)
+    if not s["cue"].search(d) or not about_substance(d):
         return False
     sim, safe = embedding_scores(text, embed)
     return sim >= s["refuse_at"] or (sim >= s["min_similarity"] and sim - safe >= s["margin"])

@@ -90,17 +90,30 @@ def _substance() -> re.Pattern[str]:
     return pattern(data["substance"]["rx"], data["fragments"])
 
 
-def lexical_dosing_rules(text: str) -> list[str]:
-    """Names of the lexical rules that fire on ``text`` (detection form is computed here)."""
+def about_substance(d: str) -> bool:
+    """The detection form names a drug or medicine, a dose or an intake (``[substance]``)."""
+    return bool(_substance().search(d))
+
+
+def substance_in(history: Sequence[Turn]) -> bool:
+    """One of the recent turns named a drug, a medicine, a dose or an intake."""
+    turns = list(history)[-_conversation()["turns"] :]
+    return any(about_substance(detection_form(t.question)) for t in turns)
+
+
+def lexical_dosing_rules(text: str, substance_context: bool = False) -> list[str]:
+    """Names of the lexical rules that fire on ``text`` (detection form is computed here);
+    ``substance_context``: the conversation is about a substance, so a bare quantity question
+    ("what amount would be right for me?") is about it too."""
     d = detection_form(text)
     present = set(_LETTERS_RE.findall(d))
-    about_substance = bool(_substance().search(d))
+    substance = substance_context or about_substance(d)
     fired = [
         rule.name
         for rule in rules()
-        if (about_substance or not rule.needs_substance) and rule.fires(d, present)
+        if (substance or not rule.needs_substance) and rule.fires(d, present)
     ]
-    if about_substance and find_doses(d):
+    if substance and find_doses(d):
         fired.append("amount-in-message")
     return fired
 

@@ -20,8 +20,11 @@ class IntentRule:
     rx: re.Pattern[str]
     unless: re.Pattern[str] | None = None
 
-    def fires(self, d: str) -> bool:
-        return bool(self.rx.search(d)) and not (self.unless and self.unless.search(d))
+    def fires(self, d: str, latest: str | None = None) -> bool:
+        """``rx`` on ``d``; ``unless`` on ``latest`` when given (a request split over two
+        messages: the look-alike exemptions read only the message being answered)."""
+        exempt = self.unless and self.unless.search(d if latest is None else latest)
+        return bool(self.rx.search(d)) and not exempt
 
 
 @dataclass(frozen=True)
@@ -32,8 +35,8 @@ class Rail:
     rules: tuple[IntentRule, ...]
     after_dosing: bool = False
 
-    def fires(self, d: str) -> bool:
-        return any(rule.fires(d) for rule in self.rules)
+    def fires(self, d: str, latest: str | None = None) -> bool:
+        return any(rule.fires(d, latest) for rule in self.rules)
 
 
 @functools.cache
@@ -67,11 +70,12 @@ def _persistence() -> dict:
     }
 
 
-def matching_rail(text: str, after_dosing: bool = False) -> str | None:
+def matching_rail(text: str, after_dosing: bool = False, latest: str | None = None) -> str | None:
     """The first intent rail (of those tried before or after dosing) that fires, or None."""
     d = detection_form(text)
+    last = detection_form(latest) if latest is not None else None
     tried = (rail for rail in rails() if rail.after_dosing == after_dosing)
-    return next((rail.name for rail in tried if rail.fires(d)), None)
+    return next((rail.name for rail in tried if rail.fires(d, last)), None)
 
 
 def crisis_continues(text: str, history: Sequence[Turn]) -> bool:
@@ -93,5 +97,5 @@ def intent_of(text: str, history: Sequence[Turn] = (), after_dosing: bool = Fals
     if not after_dosing and history and crisis_continues(text, history):
         return "crisis"
     if history and history[-1].status != "refused":
-        return matching_rail(f"{history[-1].question} {text}", after_dosing)
+        return matching_rail(f"{history[-1].question} {text}", after_dosing, latest=text)
     return None
