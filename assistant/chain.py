@@ -209,10 +209,8 @@ def build_chain(resources: Resources, variant: Variant = Variant()):
             return replace(state, reply=reply)
         use_reader = settings.answerer == "reader" if variant.reader is None else variant.reader
         if use_reader and resources.reader is not None:
-            chosen, why = (
-                resources.read(state.standalone, state.passages, state.names).sentences,
-                "",
-            )
+            chosen = resources.read(state.standalone, state.passages, state.names).sentences
+            why = ""
         else:
             chosen, why = score_and_select(state)
         if chosen and not variant.select:
@@ -234,7 +232,7 @@ def build_chain(resources: Resources, variant: Variant = Variant()):
         return replace(state, reply=reply)
 
     def score_and_select(state: TurnState) -> tuple[tuple, str]:
-        """The feature scorer and its answer checks (the stage before the reader)."""
+        """The feature scorer and its answer checks: the default answerer."""
         features = resources.sentence_features(state.standalone, state.passages, state.names)
         scored = resources.scorer.score(**features)
         selection = resources.scorer.select(
