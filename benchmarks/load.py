@@ -26,15 +26,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "ask-the-article"
 
-# Five turns of one conversation: a cited answer, a pronoun follow-up, ellipsis, a refusal.
-CONVERSATION = (
-    "What did Close et al. find?",
-    "Where does he work?",
-    "How long is an MDMA session?",
-    "and psilocybin?",
-    "How much MDMA should I take?",
-)
-EXPECTED = ("answered", "answered", "answered", "answered", "refused")
+# Each conversation: three different questions of the eval cases (so no two conversations hit
+# the same caches), a pronoun follow-up and a refusal.
+FOLLOW_UPS = ("Where does he work?", "How much MDMA should I take?")
+
+
+def conversations(count: int) -> list[tuple[str, ...]]:
+    path = ROOT / "evals" / "cases" / "answer.jsonl"
+    pool = [json.loads(line)["turns"][-1] for line in path.read_text().splitlines() if line]
+    return [
+        (
+            pool[(3 * n) % len(pool)],
+            "Who is James Close?",
+            FOLLOW_UPS[0],
+            pool[(3 * n + 1) % len(pool)],
+            FOLLOW_UPS[1],
+        )
+        for n in range(count)
+    ]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -42,12 +51,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
-async def conversation(client, url: str, n: int, stream: bool, out: dict) -> None:
+async def conversation(client, url: str, n: int, turns, stream: bool, out: dict) -> None:
     messages: list[dict] = []
-    for turn, (question, expected) in enumerate(zip(CONVERSATION, EXPECTED)):
-        # each conversation differs a little, so no two clients send the same history
-        text = question if turn else f"{question} ({n})"
-        messages.append({"role": "user", "content": text})
+    for turn, question in enumerate(turns):
+        messages.append({"role": "user", "content": question})
         body = {"model": MODEL, "messages": messages, "stream": stream}
         started = time.perf_counter()
         try:
@@ -67,7 +74,12 @@ async def conversation(client, url: str, n: int, stream: bool, out: dict) -> Non
                 data = response.json()
                 reply, answer = data["reply"], data["choices"][0]["message"]["content"]
             out["latencies"].append(time.perf_counter() - started)
-            if reply is None or reply["status"] != expected:
+            expected = "refused" if question == FOLLOW_UPS[1] else None
+            if (
+                reply is None
+                or reply["status"] == "invalid"
+                or (expected and reply["status"] != expected)
+            ):
                 out["errors"].append(f"{n}/{turn}: status {reply and reply['status']}")
         except Exception as error:  # counted and reported
             out["errors"].append(f"{n}/{turn}: {error!r}")
@@ -75,17 +87,19 @@ async def conversation(client, url: str, n: int, stream: bool, out: dict) -> Non
         messages.append({"role": "assistant", "content": answer})
 
 
-async def run(base: str, conversations: int, stream: bool) -> dict:
+async def run(base: str, count: int, stream: bool, offset: int = 0) -> dict:
     import httpx
 
+    plan = conversations(count + offset)[offset:]
+    conversations_ = len(plan)
     out: dict = {"latencies": [], "errors": []}
-    limits = httpx.Limits(max_connections=conversations, max_keepalive_connections=conversations)
+    limits = httpx.Limits(max_connections=conversations_, max_keepalive_connections=conversations_)
     async with httpx.AsyncClient(timeout=300, limits=limits) as client:
         started = time.perf_counter()
         await asyncio.gather(
             *(
-                conversation(client, base + "v1/chat/completions", n, stream, out)
-                for n in range(conversations)
+                conversation(client, base + "v1/chat/completions", n, turns, stream, out)
+                for n, turns in enumerate(plan)
             )
         )
         out["seconds"] = time.perf_counter() - started
@@ -145,7 +159,7 @@ def main() -> int:
 
     for workers in [0] if args.url else args.workers:
         with ExitStack() as stack:
-            env = {}
+            env = {"ASSISTANT_RATE_LIMIT_PER_MINUTE": "0"}  # one client address sends it all
             if workers > 1:
                 folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
                 env["ASSISTANT_CHROMA_URL"] = stack.enter_context(chroma_server(folder / "db"))
@@ -155,10 +169,13 @@ def main() -> int:
             port = int(url.rstrip("/").rsplit(":", 1)[1])
             pids = server_pids(port)
             print(f"{url}: {workers or '?'} worker(s), {os.cpu_count()} CPUs")
+            offset = 0
             for conversations in args.conversations:
                 for stream in (False, True):
                     before = cpu_seconds(pids) if pids else None
-                    result = asyncio.run(run(url, conversations, stream))
+                    # a new slice of the questions each time: the caches start cold
+                    result = asyncio.run(run(url, conversations, stream, offset))
+                    offset += conversations
                     cpu = cpu_seconds(pids) - before if pids else None
                     mode = "streamed" if stream else "plain"
                     report(f"{conversations} conversations x 5, {mode}", result, cpu)
