@@ -11,6 +11,7 @@ same port.
 from __future__ import annotations
 
 import argparse
+import hmac
 import html
 import logging
 import os
@@ -419,7 +420,7 @@ def mounted_app(demo, assistant, concurrency: int = CONCURRENCY):
         demo.queue(default_concurrency_limit=concurrency),
         path="/",
         footer_links=["api"],
-        auth=(lambda _user, password: password == key) if key else None,
+        auth=(lambda _user, password: hmac.compare_digest(password, key)) if key else None,
         auth_message="Sign in with any user name and the API key as the password." if key else None,
         show_error=False,
         ssr_mode=False,
