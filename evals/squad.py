@@ -5,8 +5,9 @@
 
 Answerable questions: is a cited quote over the answer (evidence)? Unanswerable: did the chain
 abstain? Also false abstention, accuracy against always abstaining, citation precision,
-refusals and latency. ``--calibrate`` sets the reader's threshold on the first half of the
-articles and reports the second half apart, so the figure is not measured on what set it.
+refusals and latency. ``--calibrate`` fits the reader's decision on the first half of the
+articles (and a fixed half of the project's eval cases) and reports the other halves apart, so
+those figures are not measured on what set them.
 """
 
 from __future__ import annotations
