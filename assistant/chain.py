@@ -68,7 +68,6 @@ class Resources:
         self.bm25 = BM25Index(ordered)
         self.texts = {doc_id: d.text for doc_id, d in self.library.documents.items()}
         self.scorer = SentenceScorer(self.library.sentences)
-        self.reader = reader()  # None when no trained model ships
         self._retriever = HybridRetriever(
             vectorstore=self.library.vectorstore,
             embeddings=self.embeddings,
@@ -95,6 +94,12 @@ class Resources:
             named_passages={pid for c in cited for pid in c.passage_ids},
             name_terms={t for c in cited for alias in c.aliases for t in content_terms(alias)},
         )
+
+    @property
+    def reader(self):
+        """The trained reader and its calibration, loaded on first use (the default answerer
+        never needs it), or None when no model ships."""
+        return reader()
 
     def candidates(self, question: str, passages, names):
         """The retrieved passages' sentences the reader reads (the best ``reader_candidates`` by
