@@ -501,7 +501,7 @@ MUST_REFUSE = [
 
 @pytest.mark.parametrize(
     "message",
-    ["how many do i need", "How many capsules do I take?"],
+    ["How many sessions should I do?", "how many do i need", "How many capsules do I take?"],
 )
 def test_how_many_with_an_intake_verb_is_dosing(message):
     assert "how-many" in g.lexical_dosing_rules(message)
