@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from assistant.config import DISCLAIMER, Settings, apply_offline_env
+from assistant.config import Settings, apply_offline_env
 
 apply_offline_env()  # before gradio is imported: no analytics, no hub
 
@@ -38,8 +38,8 @@ STREAM_DELAY_S = 0.012  # between chunks: a visible stream, about half a second 
 CONTEXT_CHARS = 360  # of the paragraph shown either side of a quote in the sources panel
 
 BADGES = {
-    "answered": ("answered", "✓ Answered from the article"),
-    "abstained": ("abstained", "∅ Not in the article"),
+    "answered": ("answered", "✓ Answered from the sources"),
+    "abstained": ("abstained", "∅ Not in the sources"),
     "refused": ("refused", "⛔ Refused: no dosing advice"),
     "invalid": ("invalid", "⚠ Couldn't read that message"),
     "error": ("invalid", "⚠ Something went wrong"),
@@ -118,16 +118,16 @@ def badge_html(status: str, reason: str | None = None) -> str:
 
 def answer_markdown(reply_dict: dict) -> str:
     """The bot's chat message: badge (not for plain answers), the answer, the disclaimer."""
-    answer = reply_dict.get("answer", "")
-    disclaimer = reply_dict.get("disclaimer") or DISCLAIMER
-    body = answer[: -len(disclaimer)].rstrip() if answer.endswith(disclaimer) else answer
+    body = reply_dict.get("answer", "")
+    disclaimer = reply_dict.get("disclaimer", "")
     parts = []
     if reply_dict.get("status") != "answered":
         parts.append(
             badge_html(reply_dict.get("status", "invalid"), reply_dict.get("refusal_reason"))
         )
     parts.append(body)
-    parts.append(f'<span class="disclaimer">{disclaimer.strip("*")}</span>')
+    if disclaimer:
+        parts.append(f'<span class="disclaimer">{disclaimer.strip("*")}</span>')
     return "\n\n".join(p for p in parts if p)
 
 
@@ -226,29 +226,23 @@ EMPTY_DETAILS = (
 # The page
 
 
-def error_reply(message: object) -> dict:
+def error_reply(message: object, disclaimer: str) -> dict:
+    """The Reply JSON of a turn that failed on our side (status ``error``)."""
+    from assistant.types import Reply
+
     text = message if isinstance(message, str) else ""
-    return {
-        "question": text,
-        "standalone_question": text,
-        "status": "error",
-        "refusal_reason": None,
-        "answer": f"{ERROR_MESSAGE}\n\n{DISCLAIMER}",
-        "sources": [],
-        "disclaimer": DISCLAIMER,
-        "timings_ms": {},
-    }
+    return Reply(text, text, "error", ERROR_MESSAGE, disclaimer=disclaimer).to_dict()
 
 
 def build_app(assistant, concurrency: int = CONCURRENCY):
     """The Gradio Blocks around one loaded Assistant; ``concurrency`` turns run at once."""
     import gradio as gr
 
-    from assistant.chain import to_turn
-    from assistant.conversation import EXAMPLE_QUESTIONS, bounded
     from assistant.corpus import parse_front_matter
+    from assistant.history import bounded, remember
 
     texts = assistant.resources.texts
+    profile = assistant.profile
     max_turns = assistant.settings.history_turns
 
     def run_turn(message: object, turns: Sequence) -> tuple[dict, list]:
@@ -259,8 +253,8 @@ def build_app(assistant, concurrency: int = CONCURRENCY):
             reply = assistant.reply(message, bounded(turns or [], max_turns))
         except Exception:  # the chain handles bad input; this is for bugs, logged not shown
             log.exception("turn failed")
-            return error_reply(message), list(turns or [])
-        return reply.to_dict(), list(bounded([*(turns or []), to_turn(reply)], max_turns))
+            return error_reply(message, profile.disclaimer), list(turns or [])
+        return reply.to_dict(), list(remember(turns or [], reply, max_turns))
 
     def respond(message, messages, turns):
         """Show the question, answer it, stream the reply into the chat; fill the side panel."""
@@ -288,16 +282,13 @@ def build_app(assistant, concurrency: int = CONCURRENCY):
     def reset_page():
         return [], [], EMPTY_DETAILS, "", "", ""
 
-    body = next(iter(texts.values()), "")
-    body = body[parse_front_matter(body)[1] :]
+    # every document of the corpus, each under its own heading
+    bodies = [text[parse_front_matter(text)[1] :].strip() for _, text in sorted(texts.items())]
+    body = "\n\n---\n\n".join(bodies)
+    source = profile.source
 
-    with gr.Blocks(title="Ask the article", analytics_enabled=False) as demo:
-        gr.Markdown(
-            "# Ask the article\n"
-            "*Psychedelic-Assisted Therapy for Chronic Pain and Other Symptoms*, by Kent Bassett. "
-            "Answers are verbatim quotes from the article, each one cited.",
-            elem_id="title",
-        )
+    with gr.Blocks(title=profile.title, analytics_enabled=False) as demo:
+        gr.Markdown(f"# {profile.title}\n{profile.subtitle}", elem_id="title")
         turns = gr.State([])
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"), gr.Row(equal_height=False):
@@ -310,11 +301,11 @@ def build_app(assistant, concurrency: int = CONCURRENCY):
                         render_markdown=True,
                         feedback_options=None,
                         buttons=["copy", "copy_all"],  # no "share": it posts to the Hub
-                        placeholder="Ask something about the article, or pick an example.",
+                        placeholder=f"Ask something about {source}, or pick an example.",
                     )
                     with gr.Row():
                         box = gr.Textbox(
-                            placeholder="Ask a question about the article…",
+                            placeholder=f"Ask a question about {source}…",
                             show_label=False,
                             scale=8,
                             max_lines=4,
@@ -325,14 +316,15 @@ def build_app(assistant, concurrency: int = CONCURRENCY):
                     with gr.Row(elem_id="examples"):
                         example_buttons = [
                             gr.Button(q, size="sm", variant="secondary")
-                            for q in EXAMPLE_QUESTIONS[:4]
+                            for q in profile.examples[:4]
                         ]
                     new = gr.Button("New conversation", size="sm", elem_id="new-conversation")
                 with gr.Column(scale=5):
                     details = gr.HTML(EMPTY_DETAILS, elem_id="details")
                     sources = gr.HTML("", elem_id="sources")
                     timings = gr.HTML("", elem_id="timings-panel")
-            with gr.Tab("Article", id="article-tab"):
+            tab = source.removeprefix("the ").capitalize()
+            with gr.Tab(tab, id="article-tab"):
                 gr.Markdown(body, elem_id="article")
 
         # Take the question out of the box at once (so typing the next one is never

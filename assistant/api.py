@@ -6,7 +6,8 @@
 Stateless, as with any OpenAI model: the conversation comes from ``messages``. The earlier user
 messages are replayed through the chain to rebuild the history the follow-up needs (each
 prefix's turn is remembered, so a client that sends the growing conversation costs one chain
-run per request). The answer text carries its [n] markers and the disclaimer; the whole reply
+run per request). The message content is the reply as shown (``Reply.text``: its [n] markers, then the
+disclaimer); the whole reply
 (sources, status, standalone question, refusal reason, timings) travels in the response's
 extra field ``reply``, so a client can show the citations.
 """
@@ -125,7 +126,7 @@ class Histories:
         self._lock = threading.Lock()
 
     def history(self, earlier: list[str]) -> tuple[Turn, ...]:
-        from assistant.chain import to_turn
+        from assistant.history import to_turn
 
         limit = self.assistant.settings.history_turns
         turns: list[Turn] = []
@@ -146,7 +147,7 @@ class Histories:
 
     def remember(self, users: list[str], reply) -> None:
         """This request's turn, so the next request of the conversation finds it."""
-        from assistant.chain import to_turn
+        from assistant.history import to_turn
 
         with self._lock:
             self._turns[tuple(users)] = to_turn(reply)
@@ -278,7 +279,7 @@ def build_api(assistant, settings) -> FastAPI:
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": reply["answer"]},
+                        "message": {"role": "assistant", "content": reply["text"]},
                         "finish_reason": "stop",
                     }
                 ],
@@ -299,7 +300,7 @@ def build_api(assistant, settings) -> FastAPI:
 
         def events() -> Iterator[str]:
             yield chunk({"role": "assistant", "content": ""})
-            for words in _words(reply["answer"]):
+            for words in _words(reply["text"]):
                 yield chunk({"content": words})
             yield chunk({}, "stop", {"reply": reply})
             yield "data: [DONE]\n\n"

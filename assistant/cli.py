@@ -27,7 +27,7 @@ def _print_reply(reply, as_json: bool) -> None:
         return
     if reply.standalone_question and reply.standalone_question != reply.question:
         print(f"({reply.standalone_question})")
-    print(reply.answer)
+    print(reply.text)
     for source in reply.sources:
         print(f"  [{source.id}] {source.section} · chars {source.start}–{source.end}")
     print(flush=True)
@@ -85,12 +85,12 @@ def _jsonl_message(line: str) -> tuple[str | None, str]:
     return (message if isinstance(message, str) else None), conversation
 
 
-def _invalid(question: str, answer: str):
+def _invalid(question: str, answer: str, disclaimer: str):
     """A reply for input the chain never saw, finished by the same output guard."""
     from assistant.rails import guard_out
     from assistant.types import Reply
 
-    return guard_out(Reply(question[:200], "", "invalid", answer), {})
+    return guard_out(Reply(question[:200], "", "invalid", answer), {}, disclaimer)
 
 
 def _answer(assistant, message: str | bytes, conversation: str):
@@ -99,7 +99,8 @@ def _answer(assistant, message: str | bytes, conversation: str):
         return assistant.ask(message, conversation)
     except Exception as error:  # noqa: BLE001 - one bad turn must not end the session
         print(f"assistant: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
-        return _invalid(message if isinstance(message, str) else "", FAILED)
+        question = message if isinstance(message, str) else ""
+        return _invalid(question, FAILED, assistant.profile.disclaimer)
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -109,7 +110,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     stdin = sys.stdin.buffer
     interactive = not args.jsonl and sys.stdin.isatty()
     if interactive:
-        print("Ask about the article (Ctrl-D to leave).", flush=True)
+        print(f"Ask about {assistant.profile.source} (Ctrl-D to leave).", flush=True)
     while True:
         if interactive:
             print("> ", end="", flush=True)
@@ -128,7 +129,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
         elif line.strip():
             message, conversation = _jsonl_message(line)
             if message is None:
-                _print_reply(_invalid(line.strip(), NOT_A_MESSAGE), True)
+                invalid = _invalid(line.strip(), NOT_A_MESSAGE, assistant.profile.disclaimer)
+                _print_reply(invalid, True)
             else:
                 _print_reply(_answer(assistant, message, conversation), True)
 
@@ -179,6 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", metavar="RESULTS_JSON", help="list cases that flipped since")
     p.add_argument("--export-ragas", metavar="FILE", help="write a RAGAS-style dataset")
     p.add_argument("--gate", action="store_true", help="exit 1 when a metric is below threshold")
+    p.add_argument(
+        "--corpus",
+        metavar="DIR",
+        help="run another corpus folder instead: its documents, cases.jsonl and thresholds.toml",
+    )
     p.add_argument(
         "--squad", metavar="FILE", help="run a SQuAD-format file instead (each article a corpus)"
     )

@@ -1,4 +1,4 @@
-"""One place for each setting: paths, caps, thresholds, the disclaimer.
+"""One place for each setting: paths, caps, thresholds, the service.
 
 Values come from the environment (``ASSISTANT_*``) and may be overridden by CLI flags via
 ``Settings.replace``. Importing this module does no work beyond reading the environment.
@@ -12,12 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-
-DISCLAIMER = (
-    "*This is educational information drawn from one article, not medical advice. "
-    "Psychedelics are illegal in many places and carry real risks; "
-    "please talk to a qualified clinician about your own health.*"
-)
 
 # Chroma and Gradio must not phone home; HF must never reach a hub.
 OFFLINE_ENV = {

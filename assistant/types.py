@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-Status = Literal["answered", "abstained", "refused", "invalid"]
+# "error": the service failed on its side (the page and the API say so; the chain never does)
+Status = Literal["answered", "abstained", "refused", "invalid", "error"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,11 @@ class Reply:
     notes: list[str] = field(default_factory=list)
     refusal_reason: str | None = None  # refused: dosing, crisis, emergency, medical_advice, ...
 
+    @property
+    def text(self) -> str:
+        """The reply as shown: the answer, then the disclaimer."""
+        return f"{self.answer}\n\n{self.disclaimer}" if self.disclaimer else self.answer
+
     def to_dict(self) -> dict:
         return {
             "question": self.question,
@@ -92,5 +98,6 @@ class Reply:
             "answer": self.answer,
             "sources": [asdict(s) for s in self.sources],
             "disclaimer": self.disclaimer,
+            "text": self.text,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }

@@ -20,7 +20,7 @@ from evals.metrics import CaseResult, _overlaps
 
 
 def _run(assistant, turns: list[str]) -> dict:
-    from assistant.chain import to_turn
+    from assistant.history import to_turn
 
     history = []
     reply = None

@@ -15,8 +15,9 @@ CATEGORIES = {
     "dosing_adjacent": "answered",
     "bad_input": "invalid",
     "rails": "refused",  # or not_refused: a safe look-alike of the rail named in `reason`
+    "smalltalk": "smalltalk",  # a greeting, thanks, "what can you do?": answered, no quotes
 }
-STATUSES = {"answered", "abstained", "refused", "invalid", "not_refused"}
+STATUSES = {"answered", "abstained", "refused", "invalid", "not_refused", "smalltalk"}
 REASONS = {"dosing", "crisis", "emergency", "medical_advice", "illegal_supply", "harm"}
 
 
@@ -60,7 +61,7 @@ def _parse(obj: dict, where: str, documents: dict[str, str]) -> Case:
         turns = [*turns, obj["repeat"]["text"] * int(obj["repeat"]["times"])]
     if not isinstance(turns, list) or not turns or not all(isinstance(t, str) for t in turns):
         raise fail("'turns' must be a non-empty list of strings (or give 'repeat')")
-    document = obj.get("document", "article")
+    document = obj.get("document") or _document_of(obj.get("evidence", []), documents)
     text = documents.get(document)
     if text is None:
         raise fail(f"unknown document {document!r}")
@@ -92,24 +93,44 @@ def _parse(obj: dict, where: str, documents: dict[str, str]) -> Case:
     )
 
 
-def load_cases(documents: dict[str, str], cases_dir: Path = CASES_DIR) -> list[Case]:
-    """Every case, validated; raises CaseError naming the first problem."""
-    cases: list[Case] = []
-    seen: set[str] = set()
-    for path in sorted(cases_dir.glob("*.jsonl")):
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            where = f"{path.name}:{number}"
-            try:
-                obj = json.loads(line)
-            except ValueError as error:
-                raise CaseError(f"{where}: not JSON ({error})") from None
-            case = _parse(obj, where, documents)
-            if case.category != path.stem:
-                raise CaseError(f"{where}: category {case.category!r} in {path.name}")
-            if case.id in seen:
-                raise CaseError(f"{where}: duplicate id {case.id!r}")
-            seen.add(case.id)
-            cases.append(case)
+def _document_of(evidence: list, documents: dict[str, str]) -> str:
+    """The document a case is about when it does not say: the corpus's only one, else the one
+    whose text holds its first evidence ("article" when none or several do: an error then)."""
+    if len(documents) == 1 or not evidence:
+        return next(iter(documents), "article")
+    holding = [d for d, text in documents.items() if evidence and evidence[0] in text]
+    return holding[0] if len(holding) == 1 else "article"
+
+
+def _read(path: Path, documents: dict[str, str], seen: set[str], by_file: bool) -> list[Case]:
+    cases = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path.name}:{number}"
+        try:
+            obj = json.loads(line)
+        except ValueError as error:
+            raise CaseError(f"{where}: not JSON ({error})") from None
+        case = _parse(obj, where, documents)
+        if by_file and case.category != path.stem:
+            raise CaseError(f"{where}: category {case.category!r} in {path.name}")
+        if case.id in seen:
+            raise CaseError(f"{where}: duplicate id {case.id!r}")
+        seen.add(case.id)
+        cases.append(case)
     return cases
+
+
+def load_cases(documents: dict[str, str], cases_dir: Path = CASES_DIR) -> list[Case]:
+    """Every case of a folder (one file per category), validated; raises CaseError naming the
+    first problem."""
+    seen: set[str] = set()
+    return [
+        c for path in sorted(cases_dir.glob("*.jsonl")) for c in _read(path, documents, seen, True)
+    ]
+
+
+def load_case_file(path: Path, documents: dict[str, str]) -> list[Case]:
+    """The cases of one file of mixed categories (a corpus's ``cases.jsonl``), validated."""
+    return _read(path, documents, set(), False)

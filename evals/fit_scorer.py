@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from assistant.answer import FEATURES, WEIGHTS
-from assistant.chain import Variant, get_resources
+from assistant.chain import Variant
 from assistant.config import Settings
+from assistant.resources import get_resources
 from evals.cases import load_cases
 
 

@@ -307,7 +307,7 @@ def report_md(
     plots: dict[str, Path],
 ) -> str:
     """The human report: gate verdict, metrics, per-category scores, plots, failing cases."""
-    from evals.runner import category_table, metrics_table
+    from evals.tables import category_table, metrics_table
 
     full = next(iter(by_variant))
     results = by_variant[full]

@@ -8,13 +8,13 @@ import json
 import os
 import sys
 import time
-import tomllib
 from pathlib import Path
 
-from evals.cases import Case, CaseError, load_cases
-from evals.metrics import CaseResult, check_quotes, compute_metrics, per_category
-
-THRESHOLDS = Path(__file__).resolve().parent / "thresholds.toml"
+from assistant.config import Settings
+from evals.cases import Case, CaseError, load_case_file, load_cases
+from evals.gate import THRESHOLDS, gate, load_thresholds
+from evals.metrics import CaseResult, check_quotes, compute_metrics
+from evals.tables import category_table, metrics_table
 
 VARIANTS = {
     "full": {},
@@ -26,6 +26,9 @@ VARIANTS = {
     "reader": {"reader": True},
 }
 RANKED_K = 8  # retrieval is re-run at this depth to score recall@1..8 and MRR
+# A corpus folder run with --corpus holds its documents, its cases and its gate.
+CORPUS_CASES = "cases.jsonl"
+CORPUS_THRESHOLDS = "thresholds.toml"
 
 
 def case_documents(corpus_dir: Path | None = None) -> dict[str, str]:
@@ -42,16 +45,15 @@ def run_case(assistant, retriever, case: Case, texts: dict[str, str]) -> CaseRes
     """All turns of a case through the chain; the last reply is scored, every reply is scanned
     for dose figures."""
     from assistant import rails
-    from assistant.chain import to_turn
+    from assistant.history import remember
 
-    history = []
+    history: tuple = ()
     leaks = 0
     reply = None
     for turn in case.turns:
         reply = assistant.reply(turn, history)
-        history.append(to_turn(reply))
-        body = reply.answer.replace(reply.disclaimer, "")
-        leaks += len(rails.find_doses(body))
+        history = remember(history, reply, assistant.settings.history_turns)
+        leaks += len(rails.find_doses(reply.answer))
     out = reply.to_dict()
     ranked = []
     if case.expect == "answered" or out["status"] in ("answered", "abstained"):
@@ -68,20 +70,36 @@ def _warm_up(assistant) -> None:
     from assistant import rails
 
     rails.embedding_scores("warm-up", assistant.resources.embeddings.embed_many)
-    assistant.reply("What did Close et al. find?")
+    assistant.reply(assistant.profile.examples[0])
+
+
+def corpus_settings(corpus: Path):
+    """Settings for another corpus folder: its own index beside the default one."""
+    from assistant.config import Settings
+
+    default = Settings()
+    return default.replace(corpus_dir=corpus, index_dir=default.index_dir / "corpora" / corpus.name)
 
 
 def run_suite(
-    variant_names: tuple[str, ...] | list[str] = ("full",), progress: bool = True
+    variant_names: tuple[str, ...] | list[str] = ("full",),
+    progress: bool = True,
+    corpus: Path | None = None,
 ) -> dict[str, list[CaseResult]]:
-    """Every case through each named variant of the chain. Cases are the outer loop, so the
+    """Every case through each named variant of the chain: the suite in evals/cases/, or, for a
+    ``corpus`` folder, the cases in its ``cases.jsonl``. Cases are the outer loop, so the
     variants share the query-embedding cache and an ablation run costs little more than one."""
     from tqdm import tqdm
 
     from assistant.chain import Assistant, Variant
 
-    cases = load_cases(case_documents())  # malformed cases fail here, before the model loads
-    assistants = {n: Assistant(variant=Variant(**VARIANTS[n])) for n in variant_names}
+    settings = corpus_settings(corpus) if corpus else None
+    # malformed cases fail here, before the model loads
+    if corpus:
+        cases = load_case_file(corpus / CORPUS_CASES, case_documents(corpus))
+    else:
+        cases = load_cases(case_documents())
+    assistants = {n: Assistant(settings, variant=Variant(**VARIANTS[n])) for n in variant_names}
     resources = next(iter(assistants.values())).resources
     texts = resources.texts
     retrievers = {
@@ -97,77 +115,6 @@ def run_suite(
         for name in variant_names:
             results[name].append(run_case(assistants[name], retrievers[name], case, texts))
     return results
-
-
-def load_thresholds(path: Path = THRESHOLDS) -> dict[str, dict[str, float]]:
-    """The gate: ``[min]`` and ``[max]`` tables of metric name -> bound."""
-    with path.open("rb") as f:
-        return tomllib.load(f)
-
-
-def gate(metrics: dict, thresholds: dict) -> list[str]:
-    """The metrics outside their thresholds, each as one line naming the metric."""
-    failures = []
-    for name, floor in thresholds.get("min", {}).items():
-        value = metrics.get(name)
-        if value is None:
-            failures.append(f"{name} was not measured (threshold >= {floor})")
-        elif value < floor:
-            failures.append(f"{name} = {_fmt(name, value)} is below its threshold {floor}")
-    for name, ceiling in thresholds.get("max", {}).items():
-        value = metrics.get(name)
-        if value is None:
-            failures.append(f"{name} was not measured (threshold <= {ceiling})")
-        elif value > ceiling:
-            failures.append(f"{name} = {_fmt(name, value)} is above its threshold {ceiling}")
-    return failures
-
-
-def _fmt(name: str, value) -> str:
-    if value is None:
-        return "n/a"
-    if name.endswith("_ms") or name == "dose_leaks":
-        return f"{value:.1f}"
-    return f"{value:.3f}"
-
-
-def bound(name: str, thresholds: dict | None) -> str:
-    """The gate of one metric as text (">= 0.97", "<= 0"), or "" when it is not gated."""
-    thresholds = thresholds or {}
-    if name in thresholds.get("min", {}):
-        return f">= {thresholds['min'][name]}"
-    if name in thresholds.get("max", {}):
-        return f"<= {thresholds['max'][name]}"
-    return ""
-
-
-def metrics_table(columns: dict[str, dict], thresholds: dict | None = None) -> str:
-    """A Markdown table: one row per metric, one column per variant (and the gate, if given)."""
-    names = list(next(iter(columns.values())))
-    gated = thresholds is not None
-    head = "| metric | " + " | ".join(columns) + (" | gate |" if gated else " |")
-    rule = "|---|" + "---:|" * len(columns) + ("---|" if gated else "")
-    rows = []
-    for n in names:
-        cells = [_fmt(n, c.get(n)) for c in columns.values()]
-        if gated:
-            cells.append(bound(n, thresholds))
-        rows.append(f"| {n} | " + " | ".join(cells) + " |")
-    return "\n".join([head, rule, *rows])
-
-
-def category_table(by_variant: dict[str, list[CaseResult]]) -> str:
-    """A Markdown table: share of correct cases per category, one column per variant."""
-    scores = {name: per_category(results) for name, results in by_variant.items()}
-    full = next(iter(by_variant.values()))
-    counts = {c: sum(r.case.category == c for r in full) for c in next(iter(scores.values()))}
-    head = "| category | cases | " + " | ".join(by_variant) + " |"
-    rule = "|---|---:|" + "---:|" * len(by_variant)
-    rows = [
-        f"| {c} | {n} | " + " | ".join(f"{s[c]:.3f}" for s in scores.values()) + " |"
-        for c, n in counts.items()
-    ]
-    return "\n".join([head, rule, *rows])
 
 
 def flipped(results: list[CaseResult], baseline: Path) -> list[str]:
@@ -213,27 +160,29 @@ def _quiet_when_not_a_tty() -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run the suite; print the metrics table; return 1 when --gate is set and the gate fails."""
-    from assistant.config import DISCLAIMER
+    from assistant.profile import corpus_profile
 
     _quiet_when_not_a_tty()
     if getattr(args, "squad", None):
         return squad_main(args)
+    corpus = Path(args.corpus) if getattr(args, "corpus", None) else None
     compare = getattr(args, "compare", False)
     names = list(VARIANTS) if compare else ["full"]
     started = time.perf_counter()
     try:
-        by_variant = run_suite(names)
+        by_variant = run_suite(names, corpus=corpus)
     except CaseError as error:
         print(f"Eval cases are malformed: {error}")
         return 1
     elapsed = time.perf_counter() - started
     results = by_variant["full"]
-    columns = {name: compute_metrics(rs, DISCLAIMER) for name, rs in by_variant.items()}
+    disclaimer = corpus_profile(corpus or Settings().corpus_dir).disclaimer
+    columns = {name: compute_metrics(rs, disclaimer) for name, rs in by_variant.items()}
     for name in names[1:]:
         # the variants run after the full chain on each case and reuse its cached query
         # embeddings, so their timings are not comparable: shown as n/a
         columns[name] = {k: v for k, v in columns[name].items() if not k.endswith("_ms")}
-    thresholds = load_thresholds()
+    thresholds = load_thresholds(corpus / CORPUS_THRESHOLDS if corpus else THRESHOLDS)
     failures = gate(columns["full"], thresholds)
     print(f"{len(results)} cases x {len(names)} variant(s) in {elapsed:.0f} s")
     print(metrics_table(columns, thresholds))
@@ -249,7 +198,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"Report written to {(out / 'report.md').resolve()}")
         print("  also: " + ", ".join(p.name for p in written if p.name != "report.md"))
     if getattr(args, "export_ragas", None):
-        export_ragas(results, Path(args.export_ragas), _texts())
+        export_ragas(results, Path(args.export_ragas), case_documents(corpus))
         print(f"RAGAS dataset written to {args.export_ragas}")
     if getattr(args, "baseline", None):
         try:
@@ -288,13 +237,6 @@ def squad_main(args: argparse.Namespace) -> int:
         return 1 if getattr(args, "gate", False) else 0
     print("Gate passed.")
     return 0
-
-
-def _texts() -> dict[str, str]:
-    from assistant.chain import get_resources
-    from assistant.config import Settings
-
-    return get_resources(Settings()).texts
 
 
 __all__ = [

@@ -145,8 +145,8 @@ def case_records(model) -> list:
     numbered by a fixed split: -1 for the fit half (an even CRC of the id), -2 for the other."""
     import zlib
 
-    from assistant.chain import get_resources
     from assistant.config import Settings
+    from assistant.resources import get_resources
     from evals.cases import load_cases
     from evals.runner import case_documents
 
@@ -179,9 +179,9 @@ def calibrate(path: Path, with_cases: bool = True) -> dict:
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    from assistant.chain import get_resources
     from assistant.config import Settings
     from assistant.reader import Calibration, _logit, choose, reader
+    from assistant.resources import get_resources
 
     model, _ = reader()
     data = json.loads(path.read_text(encoding="utf-8"))["data"]

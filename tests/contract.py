@@ -1,6 +1,6 @@
 """The reply contract of ../shared/DESIGN.md, written once for every test that checks it."""
 
-STATUSES = {"answered", "abstained", "refused", "invalid"}
+STATUSES = {"answered", "abstained", "refused", "invalid", "error"}
 REPLY_KEYS = {
     "question",
     "standalone_question",
@@ -9,6 +9,7 @@ REPLY_KEYS = {
     "answer",
     "sources",
     "disclaimer",
+    "text",  # the reply as shown: the answer, then the disclaimer
     "timings_ms",
 }
 REASONS = {None, "dosing", "crisis", "emergency", "medical_advice", "illegal_supply", "harm"}

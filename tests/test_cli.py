@@ -18,7 +18,10 @@ import pytest
 from contract import REPLY_KEYS, SOURCE_KEYS, STATUSES
 
 from assistant import rails
-from assistant.config import DISCLAIMER, OFFLINE_ENV, ROOT
+from assistant.config import OFFLINE_ENV, ROOT
+from assistant.profile import corpus_profile
+
+DISCLAIMER = corpus_profile(ROOT / "corpus").disclaimer
 
 HEAVY = ("torch", "chromadb", "sentence_transformers", "transformers", "langchain_core", "bm25s")
 
@@ -59,7 +62,7 @@ def assert_reply_shape(reply: dict, article: str) -> None:
     assert set(reply) == REPLY_KEYS
     assert reply["status"] in STATUSES
     assert reply["disclaimer"] == DISCLAIMER
-    assert reply["answer"].endswith("\n\n" + DISCLAIMER)
+    assert reply["text"].endswith("\n\n" + DISCLAIMER)
     if reply["status"] != "invalid":  # the CLI answers lines with no message itself
         assert {"guard_in", "total"} <= set(reply["timings_ms"])
     for source in reply["sources"]:
@@ -211,7 +214,7 @@ def test_chat_replies_have_the_schema(chat, resources):
 def test_chat_invalid_lines_get_a_one_line_reason(chat):
     for reply in replies(chat.stdout):
         if reply["status"] == "invalid":
-            reason = reply["answer"][: -len(DISCLAIMER)].strip()
+            reason = reply["answer"].strip()
             assert reason and "\n" not in reason
             assert reply["sources"] == []
 
@@ -239,7 +242,7 @@ def test_chat_over_long_message_says_the_cap(chat, settings):
 
 def test_chat_never_states_a_dose(chat):
     for reply in replies(chat.stdout):
-        assert rails.find_doses(reply["answer"][: -len(DISCLAIMER)]) == []
+        assert rails.find_doses(reply["answer"]) == []
 
 
 def reply_to(chat, line: bytes) -> dict:

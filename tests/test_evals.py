@@ -8,6 +8,7 @@ import tomllib
 
 import pytest
 
+from assistant.config import ROOT
 from evals.cases import CATEGORIES, Case, CaseError, load_cases
 from evals.metrics import CaseResult, check_quotes, compute_metrics, per_category, percentile
 from evals.runner import (
@@ -63,9 +64,10 @@ def make_reply(status: str, body: str = "", sources=(), timings=None, question="
         "question": question,
         "standalone_question": question,
         "status": status,
-        "answer": f"{body}\n\n{DISCLAIMER}",
+        "answer": body,
         "sources": list(sources),
         "disclaimer": DISCLAIMER,
+        "text": f"{body}\n\n{DISCLAIMER}",
         "timings_ms": timings if timings is not None else {"guard_in": 1.0, "total": 10.0},
     }
 
@@ -237,7 +239,7 @@ def test_guardrail_and_status_rates():
 def test_followup_accuracy_and_disclaimer_rate():
     case = make_case("f1", "followup", evidence=(SESSION,), facts=("six hours",), turns=("a", "b"))
     right = make_reply("answered", SESSION, [source(SESSION)])
-    no_disclaimer = dict(right, answer=SESSION)
+    no_disclaimer = dict(right, text=SESSION, disclaimer="")
     m = compute_metrics([result(case, right), result(case, no_disclaimer)], DISCLAIMER)
     assert m["followup_accuracy"] == 1.0
     assert m["disclaimer_rate"] == 0.5
@@ -406,16 +408,20 @@ def test_write_report(tmp_path):
 def test_main_wires_report_baseline_and_gate(tmp_path, monkeypatch, capsys):
     import argparse
 
-    from assistant.config import DISCLAIMER as REAL_DISCLAIMER
+    from assistant.config import ROOT
+    from assistant.profile import corpus_profile
     from evals import runner
+
+    REAL_DISCLAIMER = corpus_profile(ROOT / "corpus").disclaimer
 
     case = make_case("a1", evidence=(FINDING,), facts=("fell by half",))
     reply = make_reply("answered", FINDING, [source(FINDING)])
-    reply["answer"] = reply["answer"].replace(DISCLAIMER, REAL_DISCLAIMER)
+    reply["text"] = reply["text"].replace(DISCLAIMER, REAL_DISCLAIMER)
+    reply["disclaimer"] = REAL_DISCLAIMER
     results = [result(case, reply, [finding_span()])]
-    monkeypatch.setattr(runner, "run_suite", lambda names: {n: results for n in names})
-    monkeypatch.setattr(runner, "_texts", lambda: DOCS)
-    monkeypatch.setattr(runner, "load_thresholds", lambda: {"min": {"recall@1": 1.0}})
+    monkeypatch.setattr(runner, "run_suite", lambda names, corpus: {n: results for n in names})
+    monkeypatch.setattr(runner, "case_documents", lambda corpus=None: DOCS)
+    monkeypatch.setattr(runner, "load_thresholds", lambda path: {"min": {"recall@1": 1.0}})
 
     def run(**flags) -> int:
         defaults = dict(report=None, compare=False, baseline=None, export_ragas=None, gate=False)
@@ -432,7 +438,7 @@ def test_main_wires_report_baseline_and_gate(tmp_path, monkeypatch, capsys):
     assert run(baseline=str(tmp_path / "missing.json")) == 2
     assert "Cannot read the baseline" in capsys.readouterr().out
 
-    monkeypatch.setattr(runner, "load_thresholds", lambda: {"min": {"mrr": 1.1}})
+    monkeypatch.setattr(runner, "load_thresholds", lambda path: {"min": {"mrr": 1.1}})
     assert run(gate=False) == 0
     assert run(gate=True) == 1
     printed = capsys.readouterr().out
@@ -440,3 +446,13 @@ def test_main_wires_report_baseline_and_gate(tmp_path, monkeypatch, capsys):
 
     assert run(compare=True) == 0  # the variants' latency columns are n/a
     assert "| latency_p50_ms | 10.0 | n/a |" in capsys.readouterr().out
+
+
+def test_the_household_corpus_cases_pass_the_schema():
+    from evals.cases import load_case_file
+
+    folder = ROOT / "evals" / "corpora" / "household"
+    cases = load_case_file(folder / "cases.jsonl", case_documents(folder))
+    assert len(cases) >= 40
+    assert {c.category for c in cases} >= {"answer", "followup", "abstain", "smalltalk", "refuse"}
+    assert all(c.document != "article" for c in cases if c.expect == "answered")

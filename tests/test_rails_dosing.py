@@ -18,10 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assistant import rails as g
-from assistant.config import DISCLAIMER, ROOT
+from assistant.config import ROOT
+from assistant.profile import corpus_profile
 from assistant.rails import backstop
 from assistant.rails.data import load as rail_data
 from assistant.types import Reply, Source, Turn
+
+DISCLAIMER = corpus_profile(ROOT / "corpus").disclaimer
 
 ARTICLE = (ROOT / "corpus" / "article.md").read_text(encoding="utf-8")
 DOCS = {"article": ARTICLE}
@@ -675,18 +678,18 @@ def reply_with(sources, status="answered", answer=None) -> Reply:
 
 def test_guard_out_keeps_verified_sources_and_ends_with_the_disclaimer_once():
     sources = [source_for(SAFE_SENTENCE, 1), source_for(SESSION_SENTENCE, 2)]
-    out = g.guard_out(reply_with(sources), DOCS)
+    out = g.guard_out(reply_with(sources), DOCS, DISCLAIMER)
     assert out.status == "answered" and out.sources == sources
-    assert out.answer.endswith("\n\n" + DISCLAIMER) and out.answer.count(DISCLAIMER) == 1
+    assert out.text.endswith("\n\n" + DISCLAIMER) and out.text.count(DISCLAIMER) == 1
     assert out.disclaimer == DISCLAIMER
-    again = g.guard_out(out, DOCS)
+    again = g.guard_out(out, DOCS, DISCLAIMER)
     assert again.answer == out.answer
 
 
 def test_guard_out_drops_an_unverified_source_and_its_line():
     good = source_for(SAFE_SENTENCE, 1)
     forged = Source(2, "MDMA is perfectly safe.", 10, 33, "section")
-    out = g.guard_out(reply_with([good, forged]), DOCS)
+    out = g.guard_out(reply_with([good, forged]), DOCS, DISCLAIMER)
     assert out.sources == [good]
     assert "perfectly safe" not in out.answer
 
@@ -694,7 +697,7 @@ def test_guard_out_drops_an_unverified_source_and_its_line():
 def test_guard_out_drops_a_dose_sentence_with_a_note():
     leak = source_for(DOSE_SENTENCE, 2)
     safe = source_for(SAFE_SENTENCE, 1)
-    out = g.guard_out(reply_with([safe, leak]), DOCS)
+    out = g.guard_out(reply_with([safe, leak]), DOCS, DISCLAIMER)
     assert not g.contains_dose(out.answer) and "120" not in out.answer
     assert all(not g.contains_dose(s.quote) for s in out.sources)
     assert rail_data("replies")["notes"]["dose"] in out.answer
@@ -703,7 +706,7 @@ def test_guard_out_drops_a_dose_sentence_with_a_note():
 
 
 def test_guard_out_keeps_the_dose_free_clause_of_the_testing_sentence():
-    out = g.guard_out(reply_with([source_for(DOSE_SENTENCE, 1)]), DOCS)
+    out = g.guard_out(reply_with([source_for(DOSE_SENTENCE, 1)]), DOCS, DISCLAIMER)
     assert out.status == "answered"
     [kept] = out.sources
     assert kept.quote.endswith("fentanyl or methamphetamine")
@@ -716,7 +719,7 @@ def test_guard_out_abstains_when_only_a_dose_sentence_remains():
     sentence = "Take 2 tabs."
     doc = {"article": "Intro. " + sentence}
     src = Source(1, sentence, 7, 7 + len(sentence), "s")
-    out = g.guard_out(reply_with([src]), doc)
+    out = g.guard_out(reply_with([src]), doc, DISCLAIMER)
     assert out.status == "abstained" and out.sources == []
     assert out.answer.startswith(
         rail_data("replies")["notes"]["abstain_dose"]
@@ -725,17 +728,18 @@ def test_guard_out_abstains_when_only_a_dose_sentence_remains():
 
 @pytest.mark.parametrize("status", ["refused", "invalid", "abstained", "answered"])
 def test_guard_out_scrubs_doses_from_any_text_and_adds_the_disclaimer(status):
-    reply = Reply("q", "q", status, "Some say 125mg twice a week.\n\n" + DISCLAIMER, [])
-    out = g.guard_out(reply, DOCS)
+    reply = Reply("q", "q", status, "Some say 125mg twice a week.", [])
+    out = g.guard_out(reply, DOCS, DISCLAIMER)
     assert not g.contains_dose(out.answer)
-    assert out.answer.count(DISCLAIMER) == 1 and out.answer.endswith("\n\n" + DISCLAIMER)
+    assert out.text.count(DISCLAIMER) == 1 and out.text.endswith("\n\n" + DISCLAIMER)
     # an answer that never had sources (small talk) keeps its status; the dose is still cut
     assert out.status == status and "[dose omitted]" in out.answer
 
 
 def test_guard_out_abstains_when_no_cited_quote_survives_verification():
     src = Source(1, "Not in the article.", 0, 19, "s")
-    out = g.guard_out(Reply("q", "q", "answered", "> Not in the article. [1]", [src]), DOCS)
+    reply = Reply("q", "q", "answered", "> Not in the article. [1]", [src])
+    out = g.guard_out(reply, DOCS, DISCLAIMER)
     assert out.status == "abstained" and out.sources == []
     assert out.answer.startswith(rail_data("replies")["notes"]["abstain_unverified"])
 
@@ -750,7 +754,7 @@ def test_guard_out_is_fast():
     times = []
     for r in replies:
         started = time.perf_counter()
-        g.guard_out(r, DOCS)
+        g.guard_out(r, DOCS, DISCLAIMER)
         times.append((time.perf_counter() - started) * 1000)
     p50 = statistics.median(times)
     print(f"guard_out p50 {p50:.3f} ms")
@@ -941,11 +945,10 @@ def test_property_guard_in_never_raises(message):
     lead=WORDS,
     dose=st.tuples(NUMBER, st.sampled_from(UNITS)).map(" ".join),
     status=st.sampled_from(["answered", "abstained", "refused", "invalid"]),
-    with_disclaimer=st.booleans(),
 )
-def test_property_guard_out_never_lets_a_dose_out(lead, dose, status, with_disclaimer):
-    answer = f"{lead} {dose}." + ("\n\n" + DISCLAIMER if with_disclaimer else "")
-    out = g.guard_out(Reply("q", "q", status, answer, []), DOCS)
-    body = out.answer[: -len(DISCLAIMER)]
+def test_property_guard_out_never_lets_a_dose_out(lead, dose, status):
+    answer = f"{lead} {dose}."
+    out = g.guard_out(Reply("q", "q", status, answer, []), DOCS, DISCLAIMER)
+    body = out.answer
     assert not g.find_doses(body)
-    assert out.answer.endswith("\n\n" + DISCLAIMER) and out.answer.count(DISCLAIMER) == 1
+    assert out.text.endswith("\n\n" + DISCLAIMER) and out.text.count(DISCLAIMER) == 1

@@ -7,7 +7,6 @@ import dataclasses
 import re
 from collections.abc import Mapping
 
-from assistant.config import DISCLAIMER
 from assistant.rails.data import load
 from assistant.rails.doses import contains_dose, find_doses, redact_doses
 from assistant.types import Reply, Source
@@ -72,9 +71,10 @@ def _cut_dose(answer: str, source: Source, doc: str) -> tuple[str, Source | None
     return _remove_quote_lines(answer, source), None
 
 
-def guard_out(reply: Reply, documents: Mapping[str, str]) -> Reply:
-    """Verify quotes, drop dose-carrying sources and any dose in the text, end with the disclaimer."""
-    answer = (reply.answer or "").replace(DISCLAIMER, "").rstrip()
+def guard_out(reply: Reply, documents: Mapping[str, str], disclaimer: str) -> Reply:
+    """Verify quotes, drop dose-carrying sources and any dose in the text, attach the
+    disclaimer (kept apart from the answer; ``Reply.text`` renders both)."""
+    answer = (reply.answer or "").rstrip()
     notes = list(reply.notes)
     kept: list[Source] = []
     dropped_dose = 0
@@ -115,9 +115,9 @@ def guard_out(reply: Reply, documents: Mapping[str, str]) -> Reply:
     return dataclasses.replace(
         reply,
         status=status,
-        answer=answer + "\n\n" + DISCLAIMER,
+        answer=answer,
         sources=kept,
-        disclaimer=DISCLAIMER,
+        disclaimer=disclaimer,
         standalone_question=standalone,
         notes=notes,
     )

@@ -14,10 +14,13 @@ import pytest
 from contract import REPLY_KEYS, SOURCE_KEYS
 
 from assistant import rails
-from assistant.chain import Assistant, Variant, to_turn
-from assistant.config import DISCLAIMER
-from assistant.conversation import ABOUT
+from assistant.chain import Assistant, Variant
+from assistant.config import ROOT
+from assistant.history import to_turn
+from assistant.profile import corpus_profile
 from assistant.types import Reply
+
+DISCLAIMER = corpus_profile(ROOT / "corpus").disclaimer
 
 CLOSE = "What did Close et al. find?"
 
@@ -31,8 +34,8 @@ def _conversation() -> str:
 
 def body(reply: Reply) -> str:
     """The answer without its closing disclaimer."""
-    assert reply.answer.endswith(DISCLAIMER)
-    return reply.answer[: -len(DISCLAIMER)]
+    assert reply.text.endswith(DISCLAIMER)
+    return reply.answer
 
 
 def assert_verbatim_sources(reply: Reply, texts: dict[str, str]) -> None:
@@ -118,7 +121,7 @@ def test_a_message_that_is_not_text_is_invalid(assistant, message):
     reply = assistant.reply(message)
     assert reply.status == "invalid"
     assert "wasn't text" in reply.answer
-    assert reply.answer.endswith("\n\n" + DISCLAIMER)
+    assert reply.text.endswith("\n\n" + DISCLAIMER)
 
 
 @pytest.mark.parametrize("wrap", [bytes, bytearray, memoryview])
@@ -242,8 +245,8 @@ def test_disclaimer_ends_every_reply_of_every_status(assistant, status):
     reply = assistant.reply(ONE_OF_EACH[status])
     assert reply.status == status
     assert reply.disclaimer == DISCLAIMER
-    assert reply.answer.endswith("\n\n" + DISCLAIMER)
-    assert reply.answer.count(DISCLAIMER) == 1
+    assert reply.text.endswith("\n\n" + DISCLAIMER)
+    assert reply.text.count(DISCLAIMER) == 1
     assert body(reply).strip()
 
 
@@ -366,6 +369,6 @@ def test_small_talk_is_answered_through_the_chain(assistant, message):
     reply = assistant.reply(message)
     assert reply.status == "answered", (reply.status, reply.notes)
     assert reply.sources == []
-    assert ABOUT in reply.answer
-    assert reply.answer.endswith("\n\n" + DISCLAIMER)
+    assert assistant.profile.about() in reply.answer
+    assert reply.text.endswith("\n\n" + DISCLAIMER)
     assert "retrieve" not in reply.timings_ms

@@ -1,29 +1,20 @@
-"""assistant/conversation.py: follow-ups made standalone, small talk, bounded histories.
+"""assistant/condense.py, subject.py and genders.py: follow-ups made standalone.
 
-Runs on the real name index of the shipped corpus (no model, no index needed)."""
+Runs on the real name index and profile of the shipped corpus (no model, no index needed)."""
 
 from __future__ import annotations
-
-import threading
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from assistant.condense import condense_followup
 from assistant.config import ROOT
-from assistant.conversation import (
-    ABOUT,
-    EXAMPLE_QUESTIONS,
-    ConversationStore,
-    bounded,
-    condense_followup,
-    find_subject,
-    infer_genders,
-    small_talk,
-    topic_of,
-)
 from assistant.corpus import load_corpus
+from assistant.genders import infer_genders
+from assistant.profile import corpus_profile
 from assistant.retrieval import NameIndex
+from assistant.subject import find_subject, topic_of
 from assistant.types import Source, Turn
 
 
@@ -47,9 +38,12 @@ def turn(question: str, standalone: str | None = None, status="answered", quotes
     return Turn(question, standalone or question, status, sources)
 
 
+TERMS = corpus_profile(ROOT / "corpus").terms
+
+
 def condense(question, *previous, names, passages=None):
     history = [p if isinstance(p, Turn) else turn(p) for p in previous]
-    return condense_followup(question, history, names, passages=passages)
+    return condense_followup(question, history, names, passages=passages, terms=TERMS)
 
 
 # ------------------------------------------------------------------------------------------
@@ -185,7 +179,7 @@ def test_carry_over_reads_through_earlier_turns(names):
         turn("How long is an MDMA session?"),
         turn("and psilocybin?", "How long is a psilocybin session?"),
     ]
-    assert condense_followup("Do people see visions during it?", history, names) == (
+    assert condense_followup("Do people see visions during it?", history, names, terms=TERMS) == (
         "Do people see visions during a psilocybin session?"
     )
 
@@ -245,96 +239,7 @@ def test_subject_and_topic(names):
 )
 def test_condense_never_raises_and_never_loses_the_question(names, question, previous):
     history = [turn(p) for p in previous]
-    out = condense_followup(question, history, names)
+    out = condense_followup(question, history, names, terms=TERMS)
     assert isinstance(out, str)
     if not history:
         assert out == question
-
-
-# ------------------------------------------------------------------------------------------
-# Small talk
-
-
-@pytest.mark.parametrize(
-    "message",
-    ["hi", "Hello!", "hey there", "Good morning :)", "thanks", "Thank you so much!",
-     "ok thanks, that was helpful", "cheers", "bye", "What can you do?", "what can I ask you",
-     "help", "Who are you?", "hi, what can you do?"],
-)  # fmt: skip
-def test_small_talk_gets_a_short_reply(message):
-    reply = small_talk(message)
-    assert reply
-    assert len(reply) < 900
-
-
-def test_what_can_you_do_lists_topics_and_examples():
-    reply = small_talk("What can you do?")
-    assert reply == ABOUT
-    assert "What did Close et al. find?" in reply
-    assert "dosing" in reply
-    assert "What did Close et al. find?" in EXAMPLE_QUESTIONS
-
-
-@pytest.mark.parametrize(
-    "message",
-    ["What did Close et al. find?", "hi, how much MDMA should I take?",
-     "thanks, and what about psilocybin?", "Help me understand the MAPS protocol",
-     "What is this study about?", "Who is Callie?", "what can MDMA do for pain?", ""],
-)  # fmt: skip
-def test_questions_are_not_small_talk(message):
-    assert small_talk(message) is None
-
-
-# ------------------------------------------------------------------------------------------
-# Histories
-
-
-def test_store_keeps_the_last_turns_per_conversation():
-    store = ConversationStore(max_turns=3)
-    for i in range(5):
-        store.add("a", turn(f"q{i}"))
-    store.add("b", turn("other"))
-    assert [t.question for t in store.history("a")] == ["q2", "q3", "q4"]
-    assert [t.question for t in store.history("b")] == ["other"]
-    assert store.history("missing") == ()
-    store.clear("a")
-    assert store.history("a") == ()
-
-
-def test_store_forgets_the_least_recent_conversations():
-    store = ConversationStore(max_turns=2, max_conversations=3)
-    for name in "abcd":
-        store.add(name, turn(name))
-    assert len(store) == 3
-    assert store.history("a") == ()
-    store.add("b", turn("b2"))  # b is now the most recent
-    store.add("e", turn("e"))
-    assert store.history("c") == () and store.history("b")
-
-
-def test_store_is_thread_safe():
-    store = ConversationStore(max_turns=1000, max_conversations=100)
-    barrier = threading.Barrier(16)
-
-    def work(worker: int) -> None:
-        barrier.wait()
-        for i in range(200):
-            store.add(f"c{worker % 8}", turn(f"{worker}-{i}"))
-            store.history(f"c{(worker + 1) % 8}")
-
-    threads = [threading.Thread(target=work, args=(w,)) for w in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(store) == 8
-    assert sum(len(store.history(f"c{i}")) for i in range(8)) == 16 * 200
-    for i in range(8):
-        questions = [t.question for t in store.history(f"c{i}")]
-        assert all(int(q.split("-")[0]) % 8 == i for q in questions)
-
-
-def test_bounded():
-    turns = [turn(str(i)) for i in range(10)]
-    assert [t.question for t in bounded(turns, 3)] == ["7", "8", "9"]
-    assert bounded(turns, 0) == ()

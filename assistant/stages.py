@@ -1,0 +1,169 @@
+"""The stages of a turn. Each is an object with one method, ``TurnState -> TurnState``, behind
+the small ``Stage`` protocol, so a stage can be swapped (the reader for the scorer, a writer
+after the answer) without editing the chain. A stage that ends the turn sets ``state.reply``;
+the chain skips the stages after it up to ``guard_out``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from assistant import rails
+from assistant.answer import compose_answer, to_sources
+from assistant.condense import condense_followup
+from assistant.document import answer_about_documents, document_question
+from assistant.resources import Resources
+from assistant.smalltalk import small_talk
+from assistant.types import Passage, Reply, Turn
+
+
+@dataclass(frozen=True)
+class TurnState:
+    """What one turn knows so far; each stage returns a new one."""
+
+    message: str | bytes
+    history: tuple[Turn, ...] = ()
+    question: str = ""
+    standalone: str = ""
+    passages: tuple[Passage, ...] = ()
+    names: tuple[str, ...] = ()
+    reply: Reply | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Stage(Protocol):
+    """One step of the turn; ``name`` keys its timing."""
+
+    name: str
+
+    def __call__(self, state: TurnState) -> TurnState: ...
+
+
+class GuardIn:
+    """The input rails: bad input, dosing, crisis, emergencies, medical advice, supply, harm."""
+
+    name = "guard_in"
+
+    def __init__(self, resources: Resources) -> None:
+        self.resources = resources
+
+    def __call__(self, state: TurnState) -> TurnState:
+        embed = self.resources.embeddings.embed_many
+        limit = self.resources.settings.max_message_chars
+        check = rails.guard_in(state.message, state.history, embed, limit)
+        if check.status == "ok":
+            return replace(state, question=check.text)
+        status = "invalid" if check.status == "invalid" else "refused"
+        reply = Reply(check.text, check.text, status, check.message, refusal_reason=check.reason)
+        return replace(state, question=check.text, standalone=check.text, reply=reply)
+
+
+class Condense:
+    """Small talk ends the turn; a follow-up becomes a standalone question."""
+
+    name = "condense"
+
+    def __init__(self, resources: Resources, rewrite: bool = True) -> None:
+        self.resources = resources
+        self.rewrite = rewrite
+
+    def __call__(self, state: TurnState) -> TurnState:
+        profile = self.resources.profile
+        chat = small_talk(state.question, profile)
+        if chat is not None:  # a greeting, thanks or "what can you do?"
+            reply = Reply(state.question, state.question, "answered", chat)
+            return replace(state, standalone=state.question, reply=reply)
+        if not self.rewrite:
+            return replace(state, standalone=state.question)
+        standalone = condense_followup(
+            state.question,
+            state.history,
+            self.resources.names,
+            passages=self.resources.library.passages,
+            terms=profile.terms,
+        )
+        return replace(state, standalone=standalone)
+
+
+class Retrieve:
+    """Hybrid retrieval (dense, BM25, the name index) of the standalone question's passages."""
+
+    name = "retrieve"
+
+    def __init__(self, resources: Resources, retriever) -> None:
+        self.passages = resources.library.passages
+        self.retriever = retriever
+
+    def __call__(self, state: TurnState) -> TurnState:
+        documents = self.retriever.invoke(state.standalone)
+        passages = tuple(self.passages[d.id] for d in documents)
+        names = tuple(documents[0].metadata["names"]) if documents else ()
+        return replace(state, passages=passages, names=names)
+
+
+class Answer:
+    """Quote the sentences that answer, or abstain. A question about the documents as a whole
+    (author, title, summary) is answered from them; others by the feature scorer, or by the
+    trained reader when ``use_reader``; ``whole_passages`` quotes the top passages whole."""
+
+    name = "answer"
+
+    def __init__(
+        self, resources: Resources, use_reader: bool = False, whole_passages: bool = False
+    ) -> None:
+        self.resources = resources
+        self.use_reader = use_reader and resources.reader is not None
+        self.whole_passages = whole_passages
+
+    def __call__(self, state: TurnState) -> TurnState:
+        profile = self.resources.profile
+        kind = document_question(state.standalone)
+        if kind is not None:  # who wrote it, its title, what it is about
+            found = answer_about_documents(kind, self.resources.library)
+            if not found.sources:
+                return self._reply(state, "abstained", profile.abstention(found.missing))
+            answer = compose_answer(found.sources, found.lead)
+            return self._reply(state, "answered", answer, found.sources)
+        chosen, why = self._choose(state)
+        if chosen and self.whole_passages:
+            top = state.passages[: self.resources.settings.top_k]
+            chosen = tuple(s for p in top for s in p.sentences)
+        if not chosen:
+            return self._reply(state, "abstained", profile.abstention(why))
+        sources = to_sources(chosen)
+        lead = profile.lead(state.names[0] if state.names else None)
+        return self._reply(state, "answered", compose_answer(sources, lead), sources)
+
+    def _choose(self, state: TurnState) -> tuple[tuple, str]:
+        """The sentences to quote, or none and why."""
+        resources = self.resources
+        if self.use_reader:
+            return resources.read(state.standalone, state.passages, state.names).sentences, ""
+        features = resources.sentence_features(state.standalone, state.passages, state.names)
+        scored = resources.scorer.score(**features)
+        selection = resources.scorer.select(
+            state.standalone,
+            scored,
+            resources.settings.max_quotes,
+            names_asked=bool(state.names),
+            name_terms=features["name_terms"],
+        )
+        return selection.sentences, selection.reason
+
+    @staticmethod
+    def _reply(state: TurnState, status, answer: str, sources=()) -> TurnState:
+        reply = Reply(state.question, state.standalone, status, answer, list(sources))
+        return replace(state, reply=reply)
+
+
+class GuardOut:
+    """The output rail: every quote verified at its offsets, no dose figure, the disclaimer."""
+
+    name = "guard_out"
+
+    def __init__(self, resources: Resources) -> None:
+        self.resources = resources
+
+    def __call__(self, state: TurnState) -> TurnState:
+        texts, disclaimer = self.resources.texts, self.resources.profile.disclaimer
+        return replace(state, reply=rails.guard_out(state.reply, texts, disclaimer))
