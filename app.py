@@ -54,7 +54,7 @@ REASON_BADGES = {
     "harm": ("refused", "⛔ Refused: no help harming others"),
 }
 ERROR_MESSAGE = "Something went wrong on our side while answering; please try again."
-TIMED_STAGES = ("guard_in", "condense", "retrieve", "answer", "guard_out")
+TIMED_STAGES = ("guard_in", "condense", "retrieve", "answer", "write", "guard_out")
 
 CSS = """
 .gradio-container { max-width: 1280px !important; margin: 0 auto !important; }
@@ -504,6 +504,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workers", type=int, default=1, help="processes (more than 1 needs ASSISTANT_CHROMA_URL)"
     )
+    parser.add_argument("--llm", metavar="PROVIDER:MODEL", help="the writer (env ASSISTANT_LLM)")
+    parser.add_argument("--llm-base-url", metavar="URL", help="its server (ASSISTANT_LLM_BASE_URL)")
     args = parser.parse_args(argv)
     handler = logging.StreamHandler()
     handler.setLevel(logging.INFO)  # bm25s sets its own logger to DEBUG when imported
@@ -517,6 +519,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.index_dir:
         os.environ["ASSISTANT_INDEX_DIR"] = args.index_dir
     os.environ["ASSISTANT_CONCURRENCY"] = str(args.concurrency)
+    for name, value in (("ASSISTANT_LLM", args.llm), ("ASSISTANT_LLM_BASE_URL", args.llm_base_url)):
+        if value:
+            os.environ[name] = value
     if args.workers > 1 and not Settings().chroma_url:
         print("--workers needs a shared index: set ASSISTANT_CHROMA_URL.", file=sys.stderr)
         return 2

@@ -1,6 +1,6 @@
 """One turn of the assistant, read top to bottom:
 
-    guard_in -> condense -> retrieve -> answer -> guard_out
+    guard_in -> condense -> retrieve -> answer -> [write] -> guard_out
 
 Each stage is an object with one method over a ``TurnState`` (``assistant/stages.py``); the
 chain is their LCEL composition, and a stage that replies ends the turn early (only
@@ -18,8 +18,18 @@ from dataclasses import dataclass
 from assistant.config import Settings
 from assistant.history import ConversationStore
 from assistant.resources import Resources, get_resources
-from assistant.stages import Answer, Condense, GuardIn, GuardOut, Retrieve, Stage, TurnState
+from assistant.stages import (
+    Answer,
+    Condense,
+    GuardIn,
+    GuardOut,
+    Retrieve,
+    Stage,
+    TurnState,
+    Write,
+)
 from assistant.types import Reply, Turn
+from assistant.writer import chat_model
 
 
 @dataclass(frozen=True)
@@ -39,13 +49,16 @@ def stages(resources: Resources, variant: Variant = Variant()) -> list[Stage]:
     settings = resources.settings
     use_reader = settings.answerer == "reader" if variant.reader is None else variant.reader
     retriever = resources.retriever(variant)
-    return [
+    steps: list[Stage] = [
         GuardIn(resources),
         Condense(resources, rewrite=variant.condense),
         Retrieve(resources, retriever),
         Answer(resources, use_reader=use_reader, whole_passages=not variant.select),
-        GuardOut(resources),
     ]
+    if settings.llm:
+        model = chat_model(settings.llm, settings.llm_base_url, settings.llm_timeout_s)
+        steps.append(Write(model, settings.llm))
+    return [*steps, GuardOut(resources)]
 
 
 def _timed(stage: Stage):
@@ -61,21 +74,22 @@ def _timed(stage: Stage):
 
 def build_chain(steps: Sequence[Stage]):
     """The turn as an LCEL runnable, TurnState in, Reply out: each stage runs unless an earlier
-    one already replied; the last stage (the output guard) always runs."""
+    one already replied, except those marked ``after_reply`` (the writer, the output guard)."""
     from langchain_core.runnables import RunnableBranch, RunnableLambda
 
-    def unless_replied(stage: Stage):
+    def step(stage: Stage):
+        if stage.after_reply:
+            return RunnableLambda(_timed(stage))
         return RunnableBranch((lambda s: s.reply is not None, lambda s: s), _timed(stage))
 
     def timed_reply(state: TurnState) -> Reply:
         state.reply.timings_ms = dict(state.timings)
         return state.reply
 
-    *body, last = steps
-    chain = RunnableLambda(_timed(body[0]))
-    for stage in body[1:]:
-        chain = chain | unless_replied(stage)
-    return chain | RunnableLambda(_timed(last)) | RunnableLambda(timed_reply)
+    chain = RunnableLambda(_timed(steps[0]))
+    for stage in steps[1:]:
+        chain = chain | step(stage)
+    return chain | RunnableLambda(timed_reply)
 
 
 class Assistant:

@@ -1,4 +1,4 @@
-"""Ask the article from the command line: index, ask, chat and eval.
+"""Ask the documents from the command line: index, ask, chat and eval.
 
 Heavy imports happen inside the commands, so ``--help`` starts instantly.
 """
@@ -18,6 +18,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         chroma_url=getattr(args, "chroma_url", None),
         index_dir=Path(args.index_dir) if getattr(args, "index_dir", None) else None,
         corpus_dir=Path(args.corpus_dir) if getattr(args, "corpus_dir", None) else None,
+        llm=getattr(args, "llm", None),
+        llm_base_url=getattr(args, "llm_base_url", None),
     )
 
 
@@ -136,7 +138,14 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    import os
+
     from evals.runner import main as run_evals
+
+    # the runner builds its Settings from the environment: --llm reaches it there
+    for name, value in (("ASSISTANT_LLM", args.llm), ("ASSISTANT_LLM_BASE_URL", args.llm_base_url)):
+        if value:
+            os.environ[name] = value
 
     return run_evals(args)
 
@@ -150,6 +159,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--index-dir", help="where the index lives (env ASSISTANT_INDEX_DIR)")
     parser.add_argument("--corpus-dir", help="the corpus folder (env ASSISTANT_CORPUS_DIR)")
+    parser.add_argument(
+        "--llm",
+        metavar="PROVIDER:MODEL",
+        help="write answers in prose with this model, every sentence checked against its quotes "
+        "(ollama:llama3.2, openai:gpt-4o-mini; env ASSISTANT_LLM)",
+    )
+    parser.add_argument(
+        "--llm-base-url",
+        metavar="URL",
+        help="the writer's server, for Ollama or any OpenAI-compatible one (env ASSISTANT_LLM_BASE_URL)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", help="build or refresh the index")

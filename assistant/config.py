@@ -87,6 +87,12 @@ class Settings:
     # 0.932 / 0.940 / 0.948 of them, all candidates for 0.951.
     reader_candidates: int = field(default_factory=lambda: int(_env("READER_CANDIDATES", "8")))
 
+    # The optional writer (assistant/writer.py): PROVIDER:MODEL for LangChain's init_chat_model
+    # ("ollama:llama3.2", "openai:gpt-4o-mini"); empty: the extractive answer, no model.
+    llm: str = field(default_factory=lambda: _env("LLM", ""))
+    llm_base_url: str | None = field(default_factory=lambda: _env("LLM_BASE_URL", "") or None)
+    llm_timeout_s: float = field(default_factory=lambda: float(_env("LLM_TIMEOUT_S", "30")))
+
     # Service (app.py: the page and the OpenAI-compatible /v1 API on one port)
     model_id: str = field(default_factory=lambda: _env("MODEL_ID", "ask-the-article"))
     api_key: str = field(default_factory=lambda: os.environ.get("ASSISTANT_API_KEY", ""))

@@ -7,8 +7,11 @@ import re
 
 from assistant.profile import CorpusProfile
 
-_POLITE = r"(?:\s+(?:there|again|everyone|all|assistant|bot|so much|a lot|very much|a bunch))*"
-_END = r"[\s!.,:;)(\-–—~*]*(?::\)|:-\)|🙂|😊|👋|🙏)?[\s!.]*"
+_POLITE = (
+    r"(?:\s+(?:there|again|everyone|all|assistant|bot|so much|a lot|very much|a bunch|for now))*"
+    r"(?:[\s,!.]+how\s+are\s+you(?:\s+doing)?(?:\s+today)?)?"
+)
+_END = r"[\s!.,:;)(\-–—~*]*(?::\)|:-\)|🙂|😊|👋|🙏)?[\s!.?]*"
 _GREETING = re.compile(
     rf"^\s*(?:hi+|hello+|hey+|hiya|howdy|greetings|good\s+(?:morning|afternoon|evening|day)|"
     rf"yo|hallo|bonjour|hola){_POLITE}{_END}$",

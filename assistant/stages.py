@@ -1,14 +1,14 @@
 """The stages of a turn. Each is an object with one method, ``TurnState -> TurnState``, behind
 the small ``Stage`` protocol, so a stage can be swapped (the reader for the scorer, a writer
 after the answer) without editing the chain. A stage that ends the turn sets ``state.reply``;
-the chain skips the stages after it up to ``guard_out``."""
+the chain then runs only the stages marked ``after_reply`` (the writer, the output guard)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from assistant import rails
+from assistant import rails, writer
 from assistant.answer import compose_answer, to_sources
 from assistant.condense import condense_followup
 from assistant.document import answer_about_documents, document_question
@@ -32,9 +32,11 @@ class TurnState:
 
 
 class Stage(Protocol):
-    """One step of the turn; ``name`` keys its timing."""
+    """One step of the turn; ``name`` keys its timing. A stage with ``after_reply`` also runs
+    once an earlier stage has replied (the writer, the output guard)."""
 
     name: str
+    after_reply: bool
 
     def __call__(self, state: TurnState) -> TurnState: ...
 
@@ -43,6 +45,7 @@ class GuardIn:
     """The input rails: bad input, dosing, crisis, emergencies, medical advice, supply, harm."""
 
     name = "guard_in"
+    after_reply = False
 
     def __init__(self, resources: Resources) -> None:
         self.resources = resources
@@ -50,7 +53,9 @@ class GuardIn:
     def __call__(self, state: TurnState) -> TurnState:
         embed = self.resources.embeddings.embed_many
         limit = self.resources.settings.max_message_chars
-        check = rails.guard_in(state.message, state.history, embed, limit)
+        profile = self.resources.profile
+        offer = {"source": profile.source, "topics": profile.covers}
+        check = rails.guard_in(state.message, state.history, embed, limit, offer)
         if check.status == "ok":
             return replace(state, question=check.text)
         status = "invalid" if check.status == "invalid" else "refused"
@@ -62,6 +67,7 @@ class Condense:
     """Small talk ends the turn; a follow-up becomes a standalone question."""
 
     name = "condense"
+    after_reply = False
 
     def __init__(self, resources: Resources, rewrite: bool = True) -> None:
         self.resources = resources
@@ -89,6 +95,7 @@ class Retrieve:
     """Hybrid retrieval (dense, BM25, the name index) of the standalone question's passages."""
 
     name = "retrieve"
+    after_reply = False
 
     def __init__(self, resources: Resources, retriever) -> None:
         self.passages = resources.library.passages
@@ -107,6 +114,7 @@ class Answer:
     trained reader when ``use_reader``; ``whole_passages`` quotes the top passages whole."""
 
     name = "answer"
+    after_reply = False
 
     def __init__(
         self, resources: Resources, use_reader: bool = False, whole_passages: bool = False
@@ -156,10 +164,37 @@ class Answer:
         return replace(state, reply=reply)
 
 
+class Write:
+    """The optional writer: prose from the chosen quotes, each sentence checked
+    (``assistant/writer.py``). Only an answer with quotes reaches the model."""
+
+    name = "write"
+    after_reply = True
+
+    def __init__(self, model, model_id: str) -> None:
+        self.model = model
+        self.model_id = model_id
+
+    def __call__(self, state: TurnState) -> TurnState:
+        reply = state.reply
+        if reply is None or reply.status != "answered" or not reply.sources:
+            return state
+        written = writer.write(self.model, reply.standalone_question, reply.sources, reply.answer)
+        checks = {
+            "sentences": written.sentences,
+            "removed": written.removed,
+            "fallback": written.fallback,
+        }
+        shown = self.model_id if not written.fallback else "extractive"
+        reply = replace(reply, answer=written.answer, writer=shown, writer_checks=checks)
+        return replace(state, reply=reply)
+
+
 class GuardOut:
     """The output rail: every quote verified at its offsets, no dose figure, the disclaimer."""
 
     name = "guard_out"
+    after_reply = True
 
     def __init__(self, resources: Resources) -> None:
         self.resources = resources

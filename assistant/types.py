@@ -83,6 +83,9 @@ class Reply:
     timings_ms: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     refusal_reason: str | None = None  # refused: dosing, crisis, emergency, medical_advice, ...
+    writer: str = "extractive"  # or the model id of the writer that wrote the prose
+    # the writer's checks: sentences written, removed (with why), fallback ("" when prose shown)
+    writer_checks: dict = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -99,5 +102,7 @@ class Reply:
             "sources": [asdict(s) for s in self.sources],
             "disclaimer": self.disclaimer,
             "text": self.text,
+            "writer": self.writer,
+            "writer_checks": self.writer_checks,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }

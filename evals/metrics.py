@@ -144,6 +144,12 @@ def compute_metrics(results: Sequence[CaseResult], disclaimer: str) -> dict[str,
     m["followup_accuracy"] = _rate([r.correct for r in by("followup")])
     m["invalid_accuracy"] = _rate([r.status_ok for r in by("bad_input")])
     m["smalltalk_accuracy"] = _rate([r.status_ok for r in by("smalltalk")])
+    # writer mode (--llm): the share of written sentences the checks removed, and of written
+    # replies shown as quotes instead
+    written = [r.reply.get("writer_checks") for r in results if r.reply.get("writer_checks")]
+    total = sum(c["sentences"] for c in written)
+    m["writer_removed_share"] = sum(len(c["removed"]) for c in written) / total if total else None
+    m["writer_fallback_rate"] = _rate([bool(c["fallback"]) for c in written])
     m["disclaimer_rate"] = _rate(
         [
             r.reply["disclaimer"] == disclaimer and r.reply["text"].endswith(disclaimer)

@@ -10,6 +10,8 @@ REPLY_KEYS = {
     "sources",
     "disclaimer",
     "text",  # the reply as shown: the answer, then the disclaimer
+    "writer",  # "extractive", or the model that wrote the prose
+    "writer_checks",
     "timings_ms",
 }
 REASONS = {None, "dosing", "crisis", "emergency", "medical_advice", "illegal_supply", "harm"}

@@ -53,9 +53,9 @@ __all__ = [
 REASONS = ("dosing", "crisis", "emergency", "medical_advice", "illegal_supply", "harm")
 
 
-def refusal(reason: str) -> str:
-    """What the rail of this reason replies."""
-    return load("replies")["refusals"][reason]
+def refusal(reason: str, source: str = "the documents", topics: str = "what they cover") -> str:
+    """What the rail of this reason replies, offering what the corpus covers instead."""
+    return load("replies")["refusals"][reason].format(source=source, topics=topics)
 
 
 def is_dosing_request(text: str, history: Sequence[Turn] = (), embed: Embed | None = None) -> bool:
@@ -76,13 +76,18 @@ def rail_for(text: str, history: Sequence[Turn] = (), embed: Embed | None = None
 
 
 def guard_in(
-    message: str | bytes, history: Sequence[Turn], embed: Embed | None, max_chars: int
+    message: str | bytes,
+    history: Sequence[Turn],
+    embed: Embed | None,
+    max_chars: int,
+    offer: dict[str, str] | None = None,
 ) -> InputCheck:
-    """Check the message, then the rails; ``ok`` lets the turn go on."""
+    """Check the message, then the rails; ``ok`` lets the turn go on. ``offer`` (``source``,
+    ``topics``) is what a refusal offers instead (the corpus profile's)."""
     check = check_message(message, max_chars)
     if check.status != "ok":
         return check
     reason = rail_for(check.text, history, embed)
     if reason is not None:
-        return InputCheck("refused", check.text, refusal(reason), reason)
+        return InputCheck("refused", check.text, refusal(reason, **(offer or {})), reason)
     return check

@@ -15,10 +15,12 @@ _WORD_RE = re.compile(r"[a-zµμ]+")
 @functools.cache
 def _scanner() -> dict:
     data = load("doses")
-    fragments, found = data["fragments"], data["patterns"]
-    anchors = data["anchors"]
+    fragments = {**data["fragments"], "drug": load("dosing")["fragments"]["drug"]}
+    found, anchors = data["patterns"], data["anchors"]
     return {
         "amount": pattern(found["amount"], fragments),
+        "measures_other": pattern(found["measures_other"], fragments),
+        "drug_scale": pattern(found["drug_scale"]),
         "range": pattern(found["range"], fragments),
         "schedule": pattern(found["schedule"], fragments),
         "year": pattern(found["year"]),
@@ -81,7 +83,15 @@ def find_doses(text: str) -> list[tuple[int, int]]:
     ):
         if present & anchors:
             for a, b in _windows(s, anchors, scan["before"], scan["after"]):
-                spans += [(a + m.start(), a + m.end()) for m in rx.finditer(s[a:b])]
+                for m in rx.finditer(s[a:b]):
+                    end = a + m.end()
+                    if (
+                        rx is scan["amount"]
+                        and not scan["drug_scale"].search(m.group(0))
+                        and scan["measures_other"].match(s, end)
+                    ):
+                        continue  # "50 grams of flour": a quantity of something else
+                    spans.append((a + m.start(), end))
     if scan["range_hint"].search(s):
         for m in scan["range"].finditer(s):
             if scan["year"].fullmatch(m.group(1)) and scan["year"].fullmatch(m.group(2)):

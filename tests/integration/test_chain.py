@@ -203,7 +203,8 @@ def test_dosing_requests_are_refused(assistant, question):
     reply = assistant.reply(question)
     assert reply.status == "refused"
     assert reply.sources == []
-    assert body(reply).strip() == rails.refusal("dosing")
+    profile = assistant.profile
+    assert body(reply).strip() == rails.refusal("dosing", profile.source, profile.covers)
     assert "clinician" in reply.answer
     assert "retrieve" not in reply.timings_ms
 
