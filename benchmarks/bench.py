@@ -82,9 +82,9 @@ def run_python(code: str, env: dict | None = None) -> tuple[float, float, float]
 
 
 def percentiles(values: list[float]) -> str:
-    ordered = sorted(values)
-    p = lambda q: ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]  # noqa: E731
-    return f"p50 {p(0.5):6.1f} ms   p95 {p(0.95):6.1f} ms"
+    from evals.metrics import percentile
+
+    return f"p50 {percentile(values, 50):6.1f} ms   p95 {percentile(values, 95):6.1f} ms"
 
 
 def questions() -> list[str]:

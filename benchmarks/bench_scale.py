@@ -87,8 +87,9 @@ def eval_questions() -> list[str]:
 
 
 def percentiles(samples_ms: list[float]) -> tuple[float, float]:
-    cuts = statistics.quantiles(samples_ms, n=100, method="inclusive")
-    return cuts[49], cuts[94]
+    from evals.metrics import percentile
+
+    return percentile(samples_ms, 50), percentile(samples_ms, 95)
 
 
 def timed_queries(search, queries: np.ndarray, count: int) -> tuple[float, float]:

@@ -23,6 +23,8 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
+from evals.metrics import percentile
+
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "ask-the-article"
 
@@ -44,11 +46,6 @@ def conversations(count: int) -> list[tuple[str, ...]]:
         )
         for n in range(count)
     ]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
 async def conversation(client, url: str, n: int, turns, stream: bool, out: dict) -> None:

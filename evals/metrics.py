@@ -86,10 +86,10 @@ def _rate(flags: Sequence[bool]) -> float | None:
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+    """The q-th percentile (1..99) of the values, interpolated (``statistics.quantiles``)."""
+    if len(values) < 2:
+        return float(values[0]) if values else 0.0
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q) - 1]
 
 
 def compute_metrics(results: Sequence[CaseResult], disclaimer: str) -> dict[str, float | None]:
