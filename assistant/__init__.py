@@ -1,1 +1,1 @@
-"""A question-answering assistant over one article, answering in verbatim, cited quotes."""
+"""A question-answering assistant over a corpus of documents, answering in verbatim, cited quotes."""
