@@ -37,11 +37,11 @@ from assistant.embeddings import BATCH, get_embeddings, passage_embeddings
 from assistant.index import (
     PASSAGES,
     chroma_client,
-    chroma_server,
     ensure_index,
     open_collection,
 )
 from assistant.types import Passage
+from tests.servers import chroma_server
 
 REAL = 1000
 SEED = 0
@@ -161,7 +161,7 @@ def bench_store(
     embed_seconds: float,
 ) -> dict:
     from assistant.embeddings import as_langchain
-    from assistant.index import _snapshot_store
+    from assistant.index.library import _snapshot_store
 
     server = chroma_server(root / "server") if store == "server" else nullcontext("")
     with server as url:

@@ -152,7 +152,7 @@ def main() -> int:
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     app = importlib.import_module("app")
-    from assistant.index import chroma_server
+    from tests.servers import chroma_server
 
     for workers in [0] if args.url else args.workers:
         with ExitStack() as stack:

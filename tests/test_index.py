@@ -31,6 +31,7 @@ from assistant.index import (
     open_collection,
     open_library,
     read_manifest,
+    sync,
     wanted_manifest,
 )
 
@@ -64,7 +65,7 @@ class CountingEmbeddings:
 @pytest.fixture
 def model(monkeypatch) -> CountingEmbeddings:
     fake = CountingEmbeddings()
-    monkeypatch.setattr(index, "passage_embeddings", lambda: fake)
+    monkeypatch.setattr(sync, "passage_embeddings", lambda: fake)
     return fake
 
 
@@ -127,8 +128,8 @@ def test_a_rerun_with_no_change_does_no_embedding_and_never_loads_the_model(
     def no_model():
         raise AssertionError("the model was loaded for a no-change run")
 
-    monkeypatch.setattr(index, "passage_embeddings", no_model)
-    monkeypatch.setattr(index, "load_corpus", no_model)  # not even parsed: hashes decide
+    monkeypatch.setattr(sync, "passage_embeddings", no_model)
+    monkeypatch.setattr(sync, "load_corpus", no_model)  # not even parsed: hashes decide
     changes = ensure_index(corpus_settings)
     assert not changes
     assert changes.embedded == 0 and changes.unchanged == len(stored_ids(corpus_settings, PASSAGES))
@@ -235,7 +236,7 @@ def test_an_interrupted_build_is_never_taken_for_complete_and_is_repaired(
     corpus_settings, monkeypatch
 ):
     dying = CountingEmbeddings(fail_after=2)
-    monkeypatch.setattr(index, "passage_embeddings", lambda: dying)
+    monkeypatch.setattr(sync, "passage_embeddings", lambda: dying)
     with pytest.raises(KeyboardInterrupt):
         ensure_index(corpus_settings)
     manifest = read_manifest(corpus_settings)
@@ -244,7 +245,7 @@ def test_an_interrupted_build_is_never_taken_for_complete_and_is_repaired(
     assert 0 < written == len(dying.texts) < texts_of(corpus_settings)
 
     model = CountingEmbeddings()
-    monkeypatch.setattr(index, "passage_embeddings", lambda: model)
+    monkeypatch.setattr(sync, "passage_embeddings", lambda: model)
     changes = ensure_index(corpus_settings)
     assert changes.synced
     # only the rest is written (a text already stored under another id lends its vector)
@@ -275,7 +276,7 @@ def test_a_build_left_by_a_dead_process_is_repaired_at_once(corpus_settings, mod
 
 def test_a_live_builder_elsewhere_is_waited_for(corpus_settings, model, monkeypatch):
     ensure_index(corpus_settings)
-    monkeypatch.setattr(index, "POLL_SECONDS", 0.05)
+    monkeypatch.setattr(sync, "POLL_SECONDS", 0.05)
     other = subprocess.Popen(["sleep", "30"])
     try:
         store = FileManifest(corpus_settings)

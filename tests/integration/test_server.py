@@ -17,21 +17,20 @@ from pathlib import Path
 
 import pytest
 
-from assistant import index
 from assistant.config import ROOT, Settings
 from assistant.corpus import load_corpus, read_text
-from assistant.embeddings import get_embeddings
+from assistant.embeddings import BATCH, get_embeddings
 from assistant.index import (
     PASSAGES,
     SENTENCES,
     chroma_client,
-    chroma_server,
     ensure_index,
     open_collection,
     open_library,
     read_manifest,
     wanted_manifest,
 )
+from tests.servers import chroma_server
 
 ASSISTANT = Path(sys.executable).with_name("assistant")
 GATE_CONTROL = """---
@@ -268,7 +267,7 @@ def kill_mid_build(settings: Settings) -> tuple[int, int]:
             progress = re.findall(rb"Embedding:[^|]*\|[^|]*\| *(\d+)/(\d+)", shown)
             if progress:
                 done, total = map(int, progress[-1])
-                if index.BATCH <= done < total - 2 * index.BATCH:
+                if BATCH <= done < total - 2 * BATCH:
                     build.send_signal(signal.SIGKILL)
                     return done, total
         raise AssertionError(f"the build ended before it could be killed: {shown[-500:]!r}")
