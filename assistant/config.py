@@ -1,15 +1,17 @@
 """One place for each setting: paths, caps, thresholds, the service.
 
-Values come from the environment (``ASSISTANT_*``) and may be overridden by CLI flags via
-``Settings.replace``. Importing this module does no work beyond reading the environment.
+Values come from the environment (``ASSISTANT_*``, read by pydantic-settings when a
+``Settings`` is made) and may be overridden by CLI flags via ``Settings.replace``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,16 +50,16 @@ def query_encoder() -> str:
     return _env("QUERY_ENCODER", "onnx")
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything a run can be configured with."""
+class Settings(BaseSettings):
+    """Everything a run can be configured with: each field from ``ASSISTANT_<NAME>`` in the
+    environment (pydantic-settings), else its default here."""
 
-    corpus_dir: Path = field(default_factory=lambda: Path(_env("CORPUS_DIR", str(ROOT / "corpus"))))
-    index_dir: Path = field(default_factory=lambda: Path(_env("INDEX_DIR", str(ROOT / "index"))))
-    chroma_url: str | None = field(
-        default_factory=lambda: os.environ.get("ASSISTANT_CHROMA_URL") or None
-    )
-    collection: str = field(default_factory=lambda: _env("COLLECTION", "passages"))
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", frozen=True, extra="forbid")
+
+    corpus_dir: Path = ROOT / "corpus"
+    index_dir: Path = ROOT / "index"
+    chroma_url: str | None = None
+    collection: str = "passages"
 
     # Chunking: a passage is a paragraph, split into windows of whole sentences when long.
     # 120 words keeps a passage well inside MiniLM's 256-token window.
@@ -80,30 +82,44 @@ class Settings:
     # article's blind set the scorer cites the evidence for 0.86 of answerable questions and
     # abstains on 0.70 of the others, the reader 0.64 and 0.60. So the scorer stays the default
     # for the article; the reader is for documents nobody tuned the scorer on.
-    answerer: str = field(default_factory=lambda: _env("ANSWERER", "scorer"))
+    answerer: str = "scorer"
     # The reader reads this many candidate sentences, the best by the feature scorer: each
     # pair costs a few ms on 2 cores. On SQuAD dev (1,321 answerable questions, 15.5 candidate
     # sentences each) the scorer's top 4 / 6 / 8 / 12 held the answer sentence for 0.902 /
     # 0.932 / 0.940 / 0.948 of them, all candidates for 0.951.
-    reader_candidates: int = field(default_factory=lambda: int(_env("READER_CANDIDATES", "8")))
+    reader_candidates: int = 8
 
     # The optional writer (assistant/writer.py): PROVIDER:MODEL for LangChain's init_chat_model
     # ("ollama:llama3.2", "openai:gpt-4o-mini"); empty: the extractive answer, no model.
-    llm: str = field(default_factory=lambda: _env("LLM", ""))
-    llm_base_url: str | None = field(default_factory=lambda: _env("LLM_BASE_URL", "") or None)
-    llm_timeout_s: float = field(default_factory=lambda: float(_env("LLM_TIMEOUT_S", "30")))
+    llm: str = ""
+    llm_base_url: str | None = None
+    llm_timeout_s: float = 30.0
 
     # Service (app.py: the page and the OpenAI-compatible /v1 API on one port)
-    model_id: str = field(default_factory=lambda: _env("MODEL_ID", "ask-the-article"))
-    api_key: str = field(default_factory=lambda: os.environ.get("ASSISTANT_API_KEY", ""))
-    cors_origins: tuple[str, ...] = field(
-        default_factory=lambda: tuple(o for o in _env("CORS_ORIGINS", "").split(",") if o)
-    )
-    rate_limit_per_minute: int = field(
-        default_factory=lambda: int(_env("RATE_LIMIT_PER_MINUTE", "600"))
-    )
+    model_id: str = "ask-the-article"
+    api_key: str = ""
+    # comma-separated in the environment: ASSISTANT_CORS_ORIGINS=https://a.example,https://b
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    rate_limit_per_minute: int = 600
     max_request_bytes: int = 64_000
 
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(o.strip() for o in value.split(",") if o.strip())
+        return value
+
+    @field_validator("chroma_url", "llm_base_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return value or None
+
     def replace(self, **changes: object) -> Settings:
-        """A copy with some fields changed (for CLI flags and tests)."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """A copy with some fields changed (for CLI flags and tests); None changes nothing.
+        The copy is validated like the original."""
+        given = {k: v for k, v in changes.items() if v is not None}
+        unknown = set(given) - set(type(self).model_fields)
+        if unknown:
+            raise TypeError(f"unknown settings: {sorted(unknown)}")
+        return type(self).model_validate({**self.model_dump(), **given})

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import tempfile
 import time
@@ -70,12 +71,35 @@ def run_article(article: dict, per_article: int, variants: dict, work: Path) -> 
     out = {}
     for name, switches in variants.items():
         assistant = Assistant(settings, Variant(**switches))
+        corpus = " ".join(assistant.resources.texts.values()).lower()
+        foreign = [t for t in _SHIPPED_SUBJECTS if t.lower() not in corpus]
         rows = []
         for q in questions:
             reply = assistant.reply(q.text).to_dict()
+            reply["foreign_subject"] = names_foreign_subject(reply, foreign)
             rows.append((q, reply))
         out[name] = rows
     return out
+
+
+def _shipped_subjects() -> tuple[str, ...]:
+    """What the shipped corpus is about: its profile's terms and subject words, which a reply
+    over another corpus must never bring up on its own."""
+    from assistant.config import ROOT
+    from assistant.profile import corpus_profile
+
+    profile = corpus_profile(ROOT / "corpus")
+    return (*profile.terms, "psychedelic", "Callie", "Hendricks", "chronic pain")
+
+
+_SHIPPED_SUBJECTS = _shipped_subjects()
+
+
+def names_foreign_subject(reply: dict, foreign: list[str]) -> bool:
+    """The reply's own words (not its quotes) name a subject its corpus never mentions."""
+    own = "\n".join(line for line in reply["text"].splitlines() if not line.startswith(">"))
+    own = own.lower()
+    return any(re.search(rf"(?<!\w){re.escape(t.lower())}(?!\w)", own) for t in foreign)
 
 
 def figures(rows: list) -> dict:
@@ -103,6 +127,7 @@ def figures(rows: list) -> dict:
             statistics.fmean([len(r["sources"]) for _, r in rows if r["sources"]] or [0]), 2
         ),
         "refused": rate(r["status"] == "refused" for _, r in rows),
+        "foreign_subject": rate(r.get("foreign_subject", False) for _, r in rows),
         "latency_p50_ms": round(statistics.median(totals), 1) if totals else None,
     }
 

@@ -2,8 +2,8 @@
 
 ``guard_in`` runs first: it normalises the message (``normalise``), then tries the intent rails
 (``intents``: crisis, emergency, harm, illegal supply, medical advice) and the dosing rail
-(``dosing``, with the embedding ``backstop``); the first that fires ends the turn with its
-reply and its reason. ``guard_out`` runs last on every reply (``output``). What each rail
+(``dosing``, with the embedding ``backstop``), then the ``learned`` rail (a fine-tuned MiniLM)
+for what no pattern caught; the first that fires ends the turn with its reply and its reason. ``guard_out`` runs last on every reply (``output``). What each rail
 matches and says lives in ``rails/data/``; importing this package does no work.
 """
 
@@ -15,12 +15,14 @@ from assistant.rails.backstop import Embed, embedding_says_dosing, embedding_sco
 from assistant.rails.data import load
 from assistant.rails.doses import contains_dose, find_doses, redact_doses
 from assistant.rails.dosing import (
+    about_substance,
     dosing_followup,
     lexical_dosing_rules,
     substance_in,
     touches_dosing,
 )
 from assistant.rails.intents import intent_of
+from assistant.rails.learned import learned_intent
 from assistant.rails.normalise import (
     InputCheck,
     InvalidInput,
@@ -29,6 +31,7 @@ from assistant.rails.normalise import (
     normalise,
 )
 from assistant.rails.output import guard_out
+from assistant.smalltalk import small_talk_kind
 from assistant.types import Turn
 
 __all__ = [
@@ -68,11 +71,19 @@ def is_dosing_request(text: str, history: Sequence[Turn] = (), embed: Embed | No
 
 
 def rail_for(text: str, history: Sequence[Turn] = (), embed: Embed | None = None) -> str | None:
-    """The reason of the first rail that fires on this message, or None."""
+    """The reason of the first rail that fires on this message, or None: the patterns first,
+    then the learned rail (whose dosing, like the dosing rail's, must be about a substance)."""
     reason = intent_of(text, history)
     if reason is None and is_dosing_request(text, history, embed):
         reason = "dosing"
-    return reason or intent_of(text, history, after_dosing=True)
+    reason = reason or intent_of(text, history, after_dosing=True)
+    # the learned rail reads requests and questions: not small talk ("bye", "good morning :)"),
+    # and not without a model (the patterns' own tests pass no embed)
+    if reason is None and embed is not None and small_talk_kind(text) is None:
+        reason = learned_intent(text)
+        if reason == "dosing" and not about_substance(detection_form(text)):
+            reason = None
+    return reason
 
 
 def guard_in(

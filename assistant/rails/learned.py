@@ -1,0 +1,71 @@
+"""The learned intent rail behind the patterns: the bundled MiniLM fine-tuned to tell seven labels
+apart (none, crisis, emergency, medical_advice, illegal_supply, harm, dosing), run under ONNX
+Runtime from ``models/intents/``. It is asked only when no pattern rail fired, and it fires
+only when its probability for a rail clears that rail's threshold (``thresholds.json``, chosen
+on held-out messages for a low false rate). Training: ``make intents``
+(``python -m assistant.rails.train_intents``)."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+from assistant.config import ROOT
+
+MODEL_DIR = ROOT / "models" / "intents"
+LABELS = ("none", "crisis", "emergency", "medical_advice", "illegal_supply", "harm", "dosing")
+MAX_TOKENS = 64
+
+
+class IntentModel:
+    """Label probabilities for a message: one ONNX call."""
+
+    def __init__(self, folder: Path) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        options = onnxruntime.SessionOptions()
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(
+            str(folder / "intents.onnx"), options, providers=["CPUExecutionProvider"]
+        )
+        self.thresholds = json.loads((folder / "thresholds.json").read_text(encoding="utf-8"))
+
+    def probabilities(self, text: str) -> dict[str, float]:
+        import numpy as np
+
+        encoded = self.tokenizer.encode(text)
+        inputs = {
+            "input_ids": np.array([encoded.ids], dtype=np.int64),
+            "attention_mask": np.array([encoded.attention_mask], dtype=np.int64),
+            "token_type_ids": np.array([encoded.type_ids], dtype=np.int64),
+        }
+        (logits,) = self.session.run(None, inputs)
+        p = np.exp(logits[0] - logits[0].max())
+        return dict(zip(LABELS, (p / p.sum()).tolist(), strict=True))
+
+    def label(self, text: str) -> str | None:
+        """The rail this model is confident of, or None."""
+        p = self.probabilities(text)
+        best = max(p, key=p.get)
+        if best == "none" or p[best] < self.thresholds.get(best, 1.0):
+            return None
+        return best
+
+
+@functools.cache
+def intent_model() -> IntentModel | None:
+    """The shipped model, loaded once; None when none ships (the patterns still run)."""
+    if not (MODEL_DIR / "intents.onnx").exists():
+        return None
+    return IntentModel(MODEL_DIR)
+
+
+def learned_intent(text: str) -> str | None:
+    """The learned rail's label for this message, or None."""
+    model = intent_model()
+    return model.label(text) if model is not None else None

@@ -1,0 +1,201 @@
+"""Train the learned intent rail: the bundled MiniLM fine-tuned as a 7-way classifier.
+
+    python -m assistant.rails.train_intents [--epochs N]      (``make intents``)
+
+Data: ``rails/data/intent_examples*.jsonl`` (1,829 messages written for it by people who never
+saw the rails) and ordinary SQuAD 2.0 train questions as more ``none``. 15% is held out; each
+rail's threshold is the lowest probability at which held-out messages of other labels are
+taken for it at most ``MAX_FALSE_RATE`` of the time, raised above every safe message of the
+gated eval suite. The model is exported to ONNX, quantised
+to int8, and written to ``models/intents/`` with its thresholds and held-out figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+import warnings
+from pathlib import Path
+
+from assistant.config import ROOT, apply_offline_env
+from assistant.rails.data import DATA
+from assistant.rails.learned import LABELS, MAX_TOKENS, MODEL_DIR, IntentModel
+
+SQUAD_TRAIN = ROOT.parent / "shared" / "squad2" / "train-v2.0.json"
+SQUAD_NONE = 8000
+MAX_FALSE_RATE = 0.002
+FLOOR = 0.5
+SEED = 13
+
+
+def examples(squad: Path) -> list[tuple[str, int]]:
+    rows = []
+    for path in sorted(DATA.glob("intent_examples*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                rows.append((row["text"], LABELS.index(row["label"])))
+    data = json.loads(squad.read_text(encoding="utf-8"))["data"]
+    questions = [q["question"] for a in data for p in a["paragraphs"] for q in p["qas"]]
+    rows += [(q, 0) for q in random.Random(SEED).sample(questions, SQUAD_NONE)]
+    return rows
+
+
+def train(args: argparse.Namespace) -> dict:
+    import numpy as np
+    import torch
+    from sklearn.model_selection import train_test_split
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from assistant.embeddings import model_path
+
+    torch.manual_seed(SEED)
+    torch.set_num_threads(args.threads)
+    rows = examples(args.squad)
+    fit, held = train_test_split(
+        rows, test_size=0.15, stratify=[y for _, y in rows], random_state=SEED
+    )
+    tokenizer = AutoTokenizer.from_pretrained(model_path())
+    model = AutoModelForSequenceClassification.from_pretrained(model_path(), num_labels=len(LABELS))
+    counts = np.bincount([y for _, y in fit], minlength=len(LABELS))
+    weights = torch.tensor(len(fit) / (len(LABELS) * counts), dtype=torch.float32)
+    # label smoothing: a model that never learned to say "I am sure" stays humble off its data
+    loss_fn = torch.nn.CrossEntropyLoss(weight=weights, label_smoothing=0.1)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    rng = random.Random(SEED)
+    started = time.perf_counter()
+    for epoch in range(args.epochs):
+        model.train()
+        order = fit[:]
+        rng.shuffle(order)
+        for at in range(0, len(order), args.batch):
+            batch = order[at : at + args.batch]
+            enc = tokenizer(
+                [t for t, _ in batch],
+                truncation=True,
+                max_length=MAX_TOKENS,
+                padding=True,
+                return_tensors="pt",
+            )
+            loss = loss_fn(model(**enc).logits, torch.tensor([y for _, y in batch]))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        print(f"epoch {epoch + 1}: {time.perf_counter() - started:.0f} s", flush=True)
+    return export(model, tokenizer, held, args)
+
+
+def export(model, tokenizer, held, args) -> dict:
+    import numpy as np
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    tokenizer.backend_tokenizer.save(str(out / "tokenizer.json"))
+    fp32 = out / "intents-fp32.onnx"
+    sample = tokenizer(["a message"], return_tensors="pt")
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            tuple(sample[n] for n in names),
+            str(fp32),
+            input_names=names,
+            output_names=["logits"],
+            dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, "logits": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
+    quantize_dynamic(str(fp32), str(out / "intents.onnx"), weight_type=QuantType.QInt8)
+    fp32.unlink()
+    (out / "thresholds.json").write_text("{}", encoding="utf-8")
+    shipped = IntentModel(out)
+    probs = np.array(
+        [[p[k] for k in LABELS] for p in map(shipped.probabilities, (t for t, _ in held))]
+    )
+    truth = np.array([y for _, y in held])
+    thresholds, report = {}, {}
+    for k, label in enumerate(LABELS[1:], 1):
+        others = np.sort(probs[truth != k, k])[::-1]
+        allowed = int(MAX_FALSE_RATE * len(others))
+        thresholds[label] = round(max(FLOOR, float(others[allowed]) + 1e-4), 4)
+        fired = (probs.argmax(1) == k) & (probs[:, k] >= thresholds[label])
+        report[label] = {
+            "threshold": thresholds[label],
+            "held_out_recall": round(float(fired[truth == k].mean()), 3),
+            "held_out_false_rate": round(float(fired[truth != k].mean()), 4),
+        }
+    # then above every safe message of the gated suite (answerable, abstain, dosing-adjacent
+    # questions and the rails' safe look-alikes): the learned rail must not refuse what the
+    # patterns, tuned on those, do not
+    for label, ceiling in safe_ceilings(shipped).items():
+        thresholds[label] = round(max(thresholds[label], ceiling + 1e-3), 4)
+        fired = (probs.argmax(1) == LABELS.index(label)) & (
+            probs[:, LABELS.index(label)] >= thresholds[label]
+        )
+        report[label]["threshold"] = thresholds[label]
+        report[label]["held_out_recall"] = round(
+            float(fired[truth == LABELS.index(label)].mean()), 3
+        )
+        report[label]["held_out_false_rate"] = round(
+            float(fired[truth != LABELS.index(label)].mean()), 4
+        )
+    (out / "thresholds.json").write_text(json.dumps(thresholds, indent=2) + "\n", encoding="utf-8")
+    metrics = {
+        "held_out_messages": len(held),
+        "epochs": args.epochs,
+        "held_out": report,
+        "mb": round((out / "intents.onnx").stat().st_size / 2**20, 1),
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    return metrics
+
+
+def safe_ceilings(model: IntentModel) -> dict[str, float]:
+    """Per rail, the highest probability the model gives a safe message of the eval suite
+    that it would take for that rail."""
+    from assistant.rails import rail_for
+    from assistant.smalltalk import small_talk_kind
+    from evals.cases import load_cases
+    from evals.runner import case_documents
+
+    safe = ("answer", "followup", "dosing_adjacent", "abstain")
+    ceilings = {label: 0.0 for label in LABELS[1:]}
+    for case in load_cases(case_documents()):
+        if case.category in safe:
+            texts = list(case.turns)  # every turn of these is safe
+        elif case.category == "rails" and case.expect == "not_refused":
+            # the last turn, and the earlier ones the patterns let through (an earlier turn
+            # they refuse is the unsafe context the case recovers from)
+            texts = [t for t in case.turns[:-1] if rail_for(t) is None] + [case.turns[-1]]
+        else:
+            continue
+        for text in texts:
+            if not isinstance(text, str) or not text.strip() or small_talk_kind(text):
+                continue
+            p = model.probabilities(text)
+            best = max(p, key=p.get)
+            if best != "none":
+                ceilings[best] = max(ceilings[best], p[best])
+    return ceilings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--squad", type=Path, default=SQUAD_TRAIN)
+    parser.add_argument("--out", type=Path, default=MODEL_DIR)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--threads", type=int, default=2)
+    apply_offline_env()
+    print(json.dumps(train(parser.parse_args()), indent=2))
+
+
+if __name__ == "__main__":
+    main()
