@@ -80,9 +80,17 @@ def rail_for(text: str, history: Sequence[Turn] = (), embed: Embed | None = None
     # the learned rail reads requests and questions: not small talk ("bye", "good morning :)"),
     # and not without a model (the patterns' own tests pass no embed)
     if reason is None and embed is not None and small_talk_kind(text) is None:
-        reason = learned_intent(text)
-        if reason == "dosing" and not about_substance(detection_form(text)):
-            reason = None
+        reason = _learned(text)
+        if reason is None and history and history[-1].status != "refused":
+            # a request split over two messages, read together as the patterns read it
+            reason = _learned(f"{history[-1].question} {text}")
+    return reason
+
+
+def _learned(text: str) -> str | None:
+    reason = learned_intent(text)
+    if reason == "dosing" and not about_substance(detection_form(text)):
+        return None
     return reason
 
 

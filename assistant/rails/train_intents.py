@@ -168,13 +168,16 @@ def safe_ceilings(model: IntentModel) -> dict[str, float]:
     ceilings = {label: 0.0 for label in LABELS[1:]}
     for case in load_cases(case_documents()):
         if case.category in safe:
-            texts = list(case.turns)  # every turn of these is safe
+            kept = list(case.turns)  # every turn of these is safe
         elif case.category == "rails" and case.expect == "not_refused":
             # the last turn, and the earlier ones the patterns let through (an earlier turn
             # they refuse is the unsafe context the case recovers from)
-            texts = [t for t in case.turns[:-1] if rail_for(t) is None] + [case.turns[-1]]
+            kept = [t for t in case.turns[:-1] if rail_for(t) is None] + [case.turns[-1]]
         else:
             continue
+        # and each turn read with the one before it, as a split request is read
+        pairs = [f"{a} {b}" for a, b in zip(case.turns, case.turns[1:]) if a in kept and b in kept]
+        texts = kept + pairs
         for text in texts:
             if not isinstance(text, str) or not text.strip() or small_talk_kind(text):
                 continue
