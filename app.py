@@ -537,7 +537,12 @@ def main(argv: list[str] | None = None) -> int:
             app_dir=str(Path(__file__).parent),
         )
     else:
-        uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning")
+        try:
+            app = create_app()
+        except (ValueError, ImportError) as error:  # a bad --llm, say: one line, no traceback
+            print(f"app.py: {error}", file=sys.stderr)
+            return 2
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 

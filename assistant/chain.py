@@ -3,8 +3,8 @@
     guard_in -> condense -> retrieve -> answer -> [write] -> guard_out
 
 Each stage is an object with one method over a ``TurnState`` (``assistant/stages.py``); the
-chain is their LCEL composition, and a stage that replies ends the turn early (only
-``guard_out`` runs after it). The answer stage quotes what the feature scorer or the trained
+chain is their LCEL composition, and a stage that replies ends the turn early (only the
+writer, which passes anything but an answer through, and ``guard_out`` run after it). The answer stage quotes what the feature scorer or the trained
 reader (``assistant/reader``) chose, or answers a question about the documents as a whole.
 The CLI, the web page, the API and the eval runner all call ``Assistant.reply``.
 """

@@ -60,10 +60,22 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_ask(args: argparse.Namespace) -> int:
+def _assistant(args: argparse.Namespace):
+    """The assistant for these flags, or None with a one-line message (a bad --llm, say)."""
     from assistant.chain import Assistant
 
-    _print_reply(Assistant(_settings(args)).reply(args.question), args.json)
+    try:
+        return Assistant(_settings(args))
+    except (ValueError, ImportError) as error:
+        print(f"assistant: {error}", file=sys.stderr)
+        return None
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    assistant = _assistant(args)
+    if assistant is None:
+        return 2
+    _print_reply(assistant.reply(args.question), args.json)
     return 0
 
 
@@ -106,9 +118,9 @@ def _answer(assistant, message: str | bytes, conversation: str):
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from assistant.chain import Assistant
-
-    assistant = Assistant(_settings(args))
+    assistant = _assistant(args)
+    if assistant is None:
+        return 2
     stdin = sys.stdin.buffer
     interactive = not args.jsonl and sys.stdin.isatty()
     if interactive:

@@ -266,3 +266,11 @@ def test_chat_empty_and_control_messages_say_empty(chat, line):
     reply = reply_to(chat, line)
     assert reply["status"] == "invalid"
     assert "empty" in reply["answer"]
+
+
+def test_a_bad_llm_is_one_clear_line_not_a_traceback(env):
+    result = run(["--llm", "gemma", "ask", "hi"], env, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.decode().strip() == (
+        "assistant: --llm wants PROVIDER:MODEL (such as ollama:llama3.2), not 'gemma'"
+    )
