@@ -37,9 +37,18 @@ _HAS_COUNT = re.compile(
 _ASKS_AGE = re.compile(r"\b(how old|(at )?what age)\b", re.I)
 _HAS_AGE = re.compile(r"\b(years? old|\d+-year-old|aged? \d+|age of|\d0s)\b", re.I)
 ASKS_DATE = re.compile(r"^\s*when\b|\b(what year|which year|since when)\b", re.I)
-_HAS_DATE = re.compile(
-    r"\b(1[89]\d\d|20\d\d|\d\ds|morning|evening|yet|next \w+ months|before|after|prior)\b", re.I
-)
+
+
+def _time_pattern() -> re.Pattern[str]:
+    """A time of any kind (``answer_types.toml``'s ``time``)."""
+    import tomllib
+    from pathlib import Path
+
+    data = tomllib.loads(Path(__file__).with_name("answer_types.toml").read_text(encoding="utf-8"))
+    return re.compile("".join(data["fragments"]["time"]), re.I)
+
+
+_HAS_DATE = _time_pattern()
 # "How many <things>": a number right before those things ("all 3 patients", "ten people").
 _COUNTED = re.compile(
     r"\bhow many ((?:[\w-]+ ){0,2}?[\w-]+?)\b(?= (?:are|were|is|was|did|do|does|have|has|had|"
