@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from assistant.genders import FEMININE, MASCULINE, document_genders, infer_genders
-from assistant.retrieval import CitedName, NameIndex
+from assistant.names import CitedName, NameIndex
 from assistant.smalltalk import small_talk_kind
 from assistant.subject import (
     AUX,

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from threading import Lock
 
-from assistant.retrieval import NameIndex
+from assistant.names import NameIndex
 from assistant.subject import is_person
 from assistant.types import Passage
 

@@ -19,7 +19,8 @@ class Resources:
     def __init__(self, settings: Settings) -> None:
         from assistant.embeddings import get_embeddings
         from assistant.index import ensure_index, open_library
-        from assistant.retrieval import BM25Index, HybridRetriever, NameIndex
+        from assistant.names import NameIndex
+        from assistant.retrieval import BM25Index, HybridRetriever
 
         self.settings = settings
         ensure_index(settings)  # compares hashes only when the index is current

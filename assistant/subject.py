@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from assistant.retrieval import CitedName, NameIndex
+from assistant.names import CitedName, NameIndex
 from assistant.smalltalk import small_talk_kind
 from assistant.types import Turn
 

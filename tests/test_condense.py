@@ -12,8 +12,8 @@ from assistant.condense import condense_followup
 from assistant.config import ROOT
 from assistant.corpus import load_corpus
 from assistant.genders import infer_genders
+from assistant.names import NameIndex
 from assistant.profile import corpus_profile
-from assistant.retrieval import NameIndex
 from assistant.subject import find_subject, topic_of
 from assistant.types import Source, Turn
 

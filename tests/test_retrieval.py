@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from assistant.chain import Variant
-from assistant.retrieval import BM25Index, NameIndex, reciprocal_rank_fusion
+from assistant.names import NameIndex
+from assistant.retrieval import BM25Index, reciprocal_rank_fusion
 
 METADATA_KEYS = {"passage_id", "score", "dense_score", "ranks", "names", "section"}
 CLOSE_QUESTION = "What did Close et al. find?"
