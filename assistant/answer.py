@@ -1,5 +1,6 @@
-"""The answer stage: pick the article sentences that answer the question and quote them
-verbatim, in article order, each cited; or abstain when nothing in the article answers."""
+"""The answer stage: pick the document sentences that answer the question and quote them
+verbatim, in document order, each cited; or abstain when nothing in the corpus answers (the
+wording of an abstention is the corpus profile's)."""
 
 from __future__ import annotations
 
@@ -243,21 +244,9 @@ def to_sources(sentences: Sequence[Sentence]) -> list[Source]:
     ]
 
 
-def compose_answer(sources: Sequence[Source], lead: str = "The article says:") -> str:
+def compose_answer(sources: Sequence[Source], lead: str) -> str:
     """Markdown: a lead line, then each quote on its own blockquote line with its marker."""
     lines = [lead, ""]
     for source in sources:
         lines += [f"> {source.quote} [{source.id}]", ""]
     return "\n".join(lines).rstrip()
-
-
-ABSTENTION = (
-    "The article does not cover that, so I can't answer it from the article{why}. "
-    "I can tell you what it says about psychedelic-assisted therapy with MDMA or psilocybin, "
-    "the research on chronic pain (Hendricks, Castellanos, Close), or the story of Callie."
-)
-
-
-def abstention(reason: str = "") -> str:
-    """The reply when the article does not answer, with the reason when there is one."""
-    return ABSTENTION.format(why=f"; {reason}" if reason else "")

@@ -105,12 +105,13 @@ def test_compose_answer_puts_each_quote_on_its_own_marked_line():
 
 
 def test_compose_answer_default_lead_and_no_sources():
-    assert compose_answer([]) == "The article says:"
-    assert compose_answer([Source(1, "Q.", 0, 2, "S")]).startswith("The article says:\n\n> Q. [1]")
+    assert compose_answer([], "The article says:") == "The article says:"
+    one = compose_answer([Source(1, "Q.", 0, 2, "S")], "The article says:")
+    assert one.startswith("The article says:\n\n> Q. [1]")
 
 
 def test_compose_answer_has_no_trailing_whitespace():
-    answer = compose_answer([Source(1, "Q.", 0, 2, "S"), Source(2, "R.", 3, 5, "S")])
+    answer = compose_answer([Source(1, "Q.", 0, 2, "S"), Source(2, "R.", 3, 5, "S")], "Lead:")
     assert answer == answer.rstrip()
     assert all(line == line.rstrip() for line in answer.split("\n"))
 
