@@ -97,7 +97,7 @@ def checked(text: str, sources: Sequence[Source]) -> tuple[list[str], list[str]]
 
 
 def compose(prose: Sequence[str], sources: Sequence[Source]) -> str:
-    """The checked prose, then the quotes it cites, verbatim and numbered."""
+    """The checked prose, then every chosen quote, verbatim and numbered."""
     return " ".join(prose) + "\n\n" + compose_answer(sources, "From the source:")
 
 
