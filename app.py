@@ -118,8 +118,9 @@ def badge_html(status: str, reason: str | None = None) -> str:
 
 def answer_markdown(reply_dict: dict) -> str:
     """The bot's chat message: badge (not for plain answers), the answer, the disclaimer."""
-    body = reply_dict.get("answer", "")
     disclaimer = reply_dict.get("disclaimer", "")
+    # the contract's answer ends with the disclaimer; the page shows it apart, in smaller type
+    body = reply_dict.get("answer", "").removesuffix(disclaimer).rstrip()
     parts = []
     if reply_dict.get("status") != "answered":
         parts.append(

@@ -6,8 +6,7 @@
 Stateless, as with any OpenAI model: the conversation comes from ``messages``. The earlier user
 messages are replayed through the chain to rebuild the history the follow-up needs (each
 prefix's turn is remembered, so a client that sends the growing conversation costs one chain
-run per request). The message content is the reply as shown (``Reply.text``: its [n] markers, then the
-disclaimer); the whole reply
+run per request). The message content is the reply's answer as shown (its [n] markers, then the disclaimer); the whole reply
 (sources, status, standalone question, refusal reason, timings) travels in the response's
 extra field ``reply``, so a client can show the citations.
 """
@@ -279,7 +278,7 @@ def build_api(assistant, settings) -> FastAPI:
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": reply["text"]},
+                        "message": {"role": "assistant", "content": reply["answer"]},
                         "finish_reason": "stop",
                     }
                 ],
@@ -300,7 +299,7 @@ def build_api(assistant, settings) -> FastAPI:
 
         def events() -> Iterator[str]:
             yield chunk({"role": "assistant", "content": ""})
-            for words in _words(reply["text"]):
+            for words in _words(reply["answer"]):
                 yield chunk({"content": words})
             yield chunk({}, "stop", {"reply": reply})
             yield "data: [DONE]\n\n"

@@ -93,15 +93,16 @@ class Reply:
         return f"{self.answer}\n\n{self.disclaimer}" if self.disclaimer else self.answer
 
     def to_dict(self) -> dict:
+        """The reply contract (DESIGN.md): ``answer`` is the reply as shown, ending with the
+        disclaimer; the Reply itself keeps the two apart until here."""
         return {
             "question": self.question,
             "standalone_question": self.standalone_question,
             "status": self.status,
             "refusal_reason": self.refusal_reason,
-            "answer": self.answer,
+            "answer": self.text,
             "sources": [asdict(s) for s in self.sources],
             "disclaimer": self.disclaimer,
-            "text": self.text,
             "writer": self.writer,
             "writer_checks": self.writer_checks,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},

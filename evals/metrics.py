@@ -152,7 +152,7 @@ def compute_metrics(results: Sequence[CaseResult], disclaimer: str) -> dict[str,
     m["writer_fallback_rate"] = _rate([bool(c["fallback"]) for c in written])
     m["disclaimer_rate"] = _rate(
         [
-            r.reply["disclaimer"] == disclaimer and r.reply["text"].endswith(disclaimer)
+            r.reply["disclaimer"] == disclaimer and r.reply["answer"].endswith(disclaimer)
             for r in results
         ]
     )

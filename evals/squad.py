@@ -97,7 +97,7 @@ _SHIPPED_SUBJECTS = _shipped_subjects()
 
 def names_foreign_subject(reply: dict, foreign: list[str]) -> bool:
     """The reply's own words (not its quotes) name a subject its corpus never mentions."""
-    own = "\n".join(line for line in reply["text"].splitlines() if not line.startswith(">"))
+    own = "\n".join(line for line in reply["answer"].splitlines() if not line.startswith(">"))
     own = own.lower()
     return any(re.search(rf"(?<!\w){re.escape(t.lower())}(?!\w)", own) for t in foreign)
 

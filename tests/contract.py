@@ -9,7 +9,6 @@ REPLY_KEYS = {
     "answer",
     "sources",
     "disclaimer",
-    "text",  # the reply as shown: the answer, then the disclaimer
     "writer",  # "extractive", or the model that wrote the prose
     "writer_checks",
     "timings_ms",

@@ -30,14 +30,14 @@ def test_user_text_is_made_inert(app_module):
 
 def test_answer_markdown_has_badge_and_disclaimer(app_module):
     app = app_module
-    refused = {"status": "refused", "answer": "No.", "disclaimer": DISCLAIMER}
+    refused = {"status": "refused", "answer": f"No.\n\n{DISCLAIMER}", "disclaimer": DISCLAIMER}
     text = app.answer_markdown(refused)
     assert 'class="badge badge-refused"' in text
     assert text.count("not medical advice") == 1
     assert text.rstrip().endswith("</span>") and 'class="disclaimer"' in text
     answered = {
         "status": "answered",
-        "answer": "> q [1]",
+        "answer": f"> q [1]\n\n{DISCLAIMER}",
         "disclaimer": DISCLAIMER,
     }
     assert "badge" not in app.answer_markdown(answered)
@@ -123,7 +123,7 @@ def test_ask_returns_the_reply_json(app_url, resources):
         text = resources.texts[source["document"]]
         assert text[source["start"] : source["end"]] == source["quote"]
         assert source["quote"] in reply["answer"]
-    assert reply["text"].endswith("\n\n" + reply["disclaimer"])
+    assert reply["answer"].endswith("\n\n" + reply["disclaimer"])
     assert reply["timings_ms"]["total"] > 0
 
 
@@ -155,7 +155,7 @@ def test_bad_input_gets_a_reply_never_a_traceback(app_url, message, status):
     if status:
         assert reply["status"] == status
     assert "Traceback" not in reply["answer"]
-    assert reply["text"].endswith("\n\n" + reply["disclaimer"])
+    assert reply["answer"].endswith("\n\n" + reply["disclaimer"])
 
 
 PEOPLE = [

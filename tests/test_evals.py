@@ -64,10 +64,9 @@ def make_reply(status: str, body: str = "", sources=(), timings=None, question="
         "question": question,
         "standalone_question": question,
         "status": status,
-        "answer": body,
+        "answer": f"{body}\n\n{DISCLAIMER}",
         "sources": list(sources),
         "disclaimer": DISCLAIMER,
-        "text": f"{body}\n\n{DISCLAIMER}",
         "timings_ms": timings if timings is not None else {"guard_in": 1.0, "total": 10.0},
     }
 
@@ -239,7 +238,7 @@ def test_guardrail_and_status_rates():
 def test_followup_accuracy_and_disclaimer_rate():
     case = make_case("f1", "followup", evidence=(SESSION,), facts=("six hours",), turns=("a", "b"))
     right = make_reply("answered", SESSION, [source(SESSION)])
-    no_disclaimer = dict(right, text=SESSION, disclaimer="")
+    no_disclaimer = dict(right, answer=SESSION)
     m = compute_metrics([result(case, right), result(case, no_disclaimer)], DISCLAIMER)
     assert m["followup_accuracy"] == 1.0
     assert m["disclaimer_rate"] == 0.5
@@ -418,7 +417,7 @@ def test_main_wires_report_baseline_and_gate(tmp_path, monkeypatch, capsys):
 
     case = make_case("a1", evidence=(FINDING,), facts=("fell by half",))
     reply = make_reply("answered", FINDING, [source(FINDING)])
-    reply["text"] = reply["text"].replace(DISCLAIMER, REAL_DISCLAIMER)
+    reply["answer"] = reply["answer"].replace(DISCLAIMER, REAL_DISCLAIMER)
     reply["disclaimer"] = REAL_DISCLAIMER
     results = [result(case, reply, [finding_span()])]
     monkeypatch.setattr(runner, "run_suite", lambda names, corpus: {n: results for n in names})

@@ -58,7 +58,7 @@ def test_figures_count_evidence_and_abstention(tmp_path):
 def test_a_reply_naming_the_shipped_subjects_on_another_corpus_is_flagged():
     from evals.squad import names_foreign_subject
 
-    reply = {"text": "> Oxygen is a gas. [1]\n\nI can tell you what it says about MDMA."}
+    reply = {"answer": "> Oxygen is a gas. [1]\n\nI can tell you what it says about MDMA."}
     assert names_foreign_subject(reply, ["MDMA", "psychedelic"])
-    quoted = {"text": "> MDMA is mentioned here. [1]\n\n*Not advice.*"}
+    quoted = {"answer": "> MDMA is mentioned here. [1]\n\n*Not advice.*"}
     assert not names_foreign_subject(quoted, ["MDMA"])  # the corpus's own quotes may

@@ -51,7 +51,7 @@ def test_a_plain_question_gets_the_chains_answer_and_sources(client, assistant):
     completion = ask(client, "What did Close et al. find?")
     expected = assistant.reply("What did Close et al. find?").to_dict()
     reply = reply_of(completion)
-    assert completion.choices[0].message.content == expected["text"]
+    assert completion.choices[0].message.content == expected["answer"]
     assert reply["status"] == expected["status"] == "answered"
     assert [s["quote"] for s in reply["sources"]] == [s["quote"] for s in expected["sources"]]
     assert completion.choices[0].message.content.endswith(DISCLAIMER)
@@ -81,7 +81,7 @@ def test_streaming_sends_the_answer_in_chunks_then_done(client):
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
     assert len(chunks) > 3 and text.endswith(DISCLAIMER)
     assert chunks[-1].choices[0].finish_reason == "stop"
-    assert chunks[-1].model_extra["reply"]["text"] == text
+    assert chunks[-1].model_extra["reply"]["answer"] == text
 
 
 def test_langchain_chat_openai_answers(api_url):
