@@ -16,10 +16,10 @@ import argparse
 import json
 import random
 import time
-import warnings
 from pathlib import Path
 
 from assistant.config import ROOT, apply_offline_env
+from assistant.onnx_export import export_logits
 from assistant.rails.data import DATA
 from assistant.rails.learned import LABELS, MAX_TOKENS, MODEL_DIR, IntentModel
 
@@ -89,7 +89,6 @@ def train(args: argparse.Namespace) -> dict:
 
 def export(model, tokenizer, held, args) -> dict:
     import numpy as np
-    import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     out = args.out
@@ -97,20 +96,7 @@ def export(model, tokenizer, held, args) -> dict:
     model.eval()
     tokenizer.backend_tokenizer.save(str(out / "tokenizer.json"))
     fp32 = out / "intents-fp32.onnx"
-    sample = tokenizer(["a message"], return_tensors="pt")
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    with warnings.catch_warnings(), torch.inference_mode():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model,
-            tuple(sample[n] for n in names),
-            str(fp32),
-            input_names=names,
-            output_names=["logits"],
-            dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, "logits": {0: "batch"}},
-            opset_version=17,
-            dynamo=False,
-        )
+    export_logits(model, tokenizer(["a message"], return_tensors="pt"), fp32)
     quantize_dynamic(str(fp32), str(out / "intents.onnx"), weight_type=QuantType.QInt8)
     fp32.unlink()
     (out / "thresholds.json").write_text("{}", encoding="utf-8")

@@ -15,10 +15,10 @@ import json
 import math
 import os
 import time
-import warnings
 from pathlib import Path
 
 from assistant.config import ROOT, apply_offline_env
+from assistant.onnx_export import export_logits
 from assistant.reader.pairs import Question, read_squad, training_pairs
 
 SHARED = ROOT.parent / "shared" / "squad2"
@@ -157,20 +157,7 @@ def export(args: argparse.Namespace) -> None:
     for extra in ("vocab.txt", "special_tokens_map.json", "tokenizer_config.json"):
         (args.out / "tokenizer" / extra).unlink(missing_ok=True)
     fp32 = args.out / "reader-fp32.onnx"
-    sample = tokenizer(["a question?"], ["a sentence."], return_tensors="pt")
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    with warnings.catch_warnings(), torch.inference_mode():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model,
-            tuple(sample[n] for n in names),
-            str(fp32),
-            input_names=names,
-            output_names=["logits"],
-            dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, "logits": {0: "batch"}},
-            opset_version=17,
-            dynamo=False,
-        )
+    export_logits(model, tokenizer(["a question?"], ["a sentence."], return_tensors="pt"), fp32)
     int8 = args.out / "reader.onnx"
     quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
     dev = read_squad(args.dev)
