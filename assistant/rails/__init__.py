@@ -3,8 +3,9 @@
 ``guard_in`` runs first: it normalises the message (``normalise``), then tries the intent rails
 (``intents``: crisis, emergency, harm, illegal supply, medical advice) and the dosing rail
 (``dosing``, with the embedding ``backstop``), then the ``learned`` rail (a fine-tuned MiniLM)
-for what no pattern caught; the first that fires ends the turn with its reply and its reason. ``guard_out`` runs last on every reply (``output``). What each rail
-matches and says lives in ``rails/data/``; importing this package does no work.
+for what no pattern caught. A rail that fires ends the turn with its reply and its reason (of
+several, ``_arbitrate`` names one). ``guard_out`` runs last on every reply (``output``). What
+each rail matches and says lives in ``rails/data/``; importing this package does no work.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from assistant.rails.dosing import (
     substance_in,
     touches_dosing,
 )
-from assistant.rails.intents import intent_of
-from assistant.rails.learned import learned_intent
+from assistant.rails.intents import intents_of
+from assistant.rails.learned import learned_intent, learned_probabilities
 from assistant.rails.normalise import (
     InputCheck,
     InvalidInput,
@@ -49,6 +50,8 @@ __all__ = [
     "lexical_dosing_rules",
     "normalise",
     "redact_doses",
+    "rail_for",
+    "rails_firing",
     "refusal",
     "touches_dosing",
 ]
@@ -70,21 +73,41 @@ def is_dosing_request(text: str, history: Sequence[Turn] = (), embed: Embed | No
     return embed is not None and embedding_says_dosing(text, embed)
 
 
+def rails_firing(text: str, history: Sequence[Turn] = (), embed: Embed | None = None) -> list[str]:
+    """Every pattern rail that fires on this message, in the order they are tried."""
+    fired = intents_of(text, history)
+    if is_dosing_request(text, history, embed):
+        fired.append("dosing")
+    return fired + intents_of(text, history, after_dosing=True)
+
+
 def rail_for(text: str, history: Sequence[Turn] = (), embed: Embed | None = None) -> str | None:
-    """The reason of the first rail that fires on this message, or None: the patterns first,
-    then the learned rail (whose dosing, like the dosing rail's, must be about a substance)."""
-    reason = intent_of(text, history)
-    if reason is None and is_dosing_request(text, history, embed):
-        reason = "dosing"
-    reason = reason or intent_of(text, history, after_dosing=True)
+    """The reason of the rail this message calls for, or None: the patterns first (and when
+    several fire, ``_arbitrate`` names one), then the learned rail (whose dosing, like the
+    dosing rail's, must be about a substance)."""
+    fired = rails_firing(text, history, embed)
+    if fired:
+        return _arbitrate(fired, text, embed is not None)
     # the learned rail reads requests and questions: not small talk ("bye", "good morning :)"),
     # and not without a model (the patterns' own tests pass no embed)
-    if reason is None and embed is not None and small_talk_kind(text) is None:
-        reason = _learned(text)
-        if reason is None and history and history[-1].status != "refused":
-            # a request split over two messages, read together as the patterns read it
-            reason = _learned(f"{history[-1].question} {text}")
+    if embed is None or small_talk_kind(text) is not None:
+        return None
+    reason = _learned(text)
+    if reason is None and history and history[-1].status != "refused":
+        # a request split over two messages, read together as the patterns read it
+        reason = _learned(f"{history[-1].question} {text}")
     return reason
+
+
+def _arbitrate(fired: list[str], text: str, models: bool) -> str:
+    """One reason of several: a rail that sends the person to help first, else the learned
+    rail's most likely of those that fired (``[arbitration]`` in ``data/intents.toml``)."""
+    help_first = load("intents")["arbitration"]["help_first"]
+    reason = next((name for name in help_first if name in fired), None)
+    if reason is not None:
+        return reason
+    p = learned_probabilities(text) if models and len(set(fired)) > 1 else None
+    return max(fired, key=p.get) if p else fired[0]
 
 
 def _learned(text: str) -> str | None:

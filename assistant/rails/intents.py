@@ -70,12 +70,12 @@ def _persistence() -> dict:
     }
 
 
-def matching_rail(text: str, after_dosing: bool = False, latest: str | None = None) -> str | None:
-    """The first intent rail (of those tried before or after dosing) that fires, or None."""
+def matching_rails(text: str, after_dosing: bool = False, latest: str | None = None) -> list[str]:
+    """Every intent rail (of those tried before or after dosing) that fires, in order."""
     d = detection_form(text)
     last = detection_form(latest) if latest is not None else None
     tried = (rail for rail in rails() if rail.after_dosing == after_dosing)
-    return next((rail.name for rail in tried if rail.fires(d, last)), None)
+    return [rail.name for rail in tried if rail.fires(d, last)]
 
 
 def crisis_continues(text: str, history: Sequence[Turn]) -> bool:
@@ -88,14 +88,19 @@ def crisis_continues(text: str, history: Sequence[Turn]) -> bool:
     return bool(p["distress"].search(d)) or not p["changes"].search(d)
 
 
-def intent_of(text: str, history: Sequence[Turn] = (), after_dosing: bool = False) -> str | None:
-    """The intent rail this message calls for: alone, after a crisis, or completing the
-    user's previous message ("my son got into my pills" / "he's hard to wake"); or None."""
-    found = matching_rail(text, after_dosing)
+def intents_of(text: str, history: Sequence[Turn] = (), after_dosing: bool = False) -> list[str]:
+    """The intent rails this message calls for: alone, after a crisis, or completing the
+    user's previous message ("my son got into my pills" / "he's hard to wake")."""
+    found = matching_rails(text, after_dosing)
     if found:
         return found
     if not after_dosing and history and crisis_continues(text, history):
-        return "crisis"
+        return ["crisis"]
     if history and history[-1].status != "refused":
-        return matching_rail(f"{history[-1].question} {text}", after_dosing, latest=text)
-    return None
+        return matching_rails(f"{history[-1].question} {text}", after_dosing, latest=text)
+    return []
+
+
+def intent_of(text: str, history: Sequence[Turn] = (), after_dosing: bool = False) -> str | None:
+    """The first of ``intents_of``, or None."""
+    return next(iter(intents_of(text, history, after_dosing)), None)

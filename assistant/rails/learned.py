@@ -68,6 +68,12 @@ def intent_model() -> IntentModel | None:
     return IntentModel(MODEL_DIR)
 
 
+def learned_probabilities(text: str) -> dict[str, float] | None:
+    """The learned rail's label probabilities for this message, or None without a model."""
+    model = intent_model()
+    return model.probabilities(text) if model is not None else None
+
+
 def learned_intent(text: str) -> str | None:
     """The learned rail's label for this message, or None."""
     model = intent_model()
