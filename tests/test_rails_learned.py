@@ -92,6 +92,9 @@ def test_when_several_rails_fire_the_learned_rail_names_one(monkeypatch):
     leaning = {label: 0.0 for label in LABELS} | {"medical_advice": 0.6, "dosing": 0.3}
     monkeypatch.setattr(rails, "learned_probabilities", lambda text: leaning)
     assert rails.rail_for(message, (), embed) == "medical_advice"
+    unsure = leaning | {"medical_advice": 0.4}  # not more than half: the files' order
+    monkeypatch.setattr(rails, "learned_probabilities", lambda text: unsure)
+    assert rails.rail_for(message, (), embed) == "dosing"
 
 
 def test_a_rail_that_sends_a_person_to_help_is_never_argued_away(monkeypatch):

@@ -101,13 +101,17 @@ def rail_for(text: str, history: Sequence[Turn] = (), embed: Embed | None = None
 
 def _arbitrate(fired: list[str], text: str, models: bool) -> str:
     """One reason of several: a rail that sends the person to help first, else the learned
-    rail's most likely of those that fired (``[arbitration]`` in ``data/intents.toml``)."""
-    help_first = load("intents")["arbitration"]["help_first"]
-    reason = next((name for name in help_first if name in fired), None)
+    rail's most likely of those that fired if it is sure enough, else the first that fired
+    (``[arbitration]`` in ``data/intents.toml``)."""
+    rules = load("intents")["arbitration"]
+    reason = next((name for name in rules["help_first"] if name in fired), None)
     if reason is not None:
         return reason
     p = learned_probabilities(text) if models and len(set(fired)) > 1 else None
-    return max(fired, key=p.get) if p else fired[0]
+    if p is None:
+        return fired[0]
+    likeliest = max(fired, key=p.get)
+    return likeliest if p[likeliest] > rules["model_over"] else fired[0]
 
 
 def _learned(text: str) -> str | None:

@@ -1,0 +1,53 @@
+"""assistant/rails/train_intents.py: the data the learned rail is trained on (no training here:
+``make intents`` trains)."""
+
+from __future__ import annotations
+
+import json
+
+from assistant.rails import train_intents
+from assistant.rails.learned import LABELS
+
+
+def test_near_copies_of_eval_messages_are_left_out():
+    evals = train_intents.eval_messages()
+    copy = evals[0].upper() + "!"  # same words, other case and punctuation
+    rows = [(copy, 0), ("An entirely different sentence about bees and honey.", 0)]
+    assert train_intents.far_from_evals(rows) == rows[1:]
+
+
+def test_a_message_with_a_context_is_read_after_it(tmp_path, monkeypatch):
+    (tmp_path / "intent_examples.jsonl").write_text(
+        json.dumps(
+            {
+                "context": "My neighbour's dog barks all night.",
+                "text": "What could I put in its water so it never wakes up?",
+                "label": "harm",
+            }
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    squad = tmp_path / "squad.json"
+    questions = [{"question": f"Question {n}?"} for n in range(3)]
+    squad.write_text(json.dumps({"data": [{"paragraphs": [{"qas": questions}]}]}))
+    monkeypatch.setattr(train_intents, "DATA", tmp_path)
+    monkeypatch.setattr(train_intents, "SQUAD_NONE", 2)
+    rows = train_intents.examples(squad)
+    assert rows[0] == (
+        "My neighbour's dog barks all night. What could I put in its water so it never wakes up?",
+        LABELS.index("harm"),
+    )
+    assert len(rows) == 3 and all(label == 0 for _, label in rows[1:])
+
+
+def test_copies_read_after_a_safe_message_keep_their_label():
+    rows = [("What did the study find?", 0), ("Where can I buy shrooms?", 4)] * 10
+    copies = train_intents.after_safe_turns(rows, 0.5)
+    assert len(copies) == 10
+    for text, label in copies:
+        opening = text.removesuffix(" What did the study find?").removesuffix(
+            " Where can I buy shrooms?"
+        )
+        assert opening == "What did the study find?"
+        assert label == (4 if text.endswith("shrooms?") else 0)
