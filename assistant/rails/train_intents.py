@@ -1,14 +1,16 @@
 """Train the learned intent rail: the bundled MiniLM fine-tuned as a 7-way classifier.
 
-    python -m assistant.rails.train_intents [--epochs N]      (``make intents``)
+    python -m assistant.rails.train_intents [--layers N] [--epochs N]   (``make intents``)
+    python -m assistant.rails.train_intents --recalibrate               (thresholds only)
 
-Data: ``rails/data/intent_examples*.jsonl`` (1,829 messages written for it by people who never
-saw the rails) and ordinary SQuAD 2.0 train questions as more ``none``. 15% is held out; each
-rail's threshold is the lowest probability at which held-out messages of other labels are
-taken for it at most ``MAX_FALSE_RATE`` of the time, raised above every safe message of the
-gated eval suite. The model is exported to ONNX, quantised
-to int8, and written to ``models/intents/`` with its thresholds and held-out figures.
-"""
+Data: ``rails/data/intent_examples*.jsonl`` (messages written for it by people who never saw
+the rails; one with a ``context`` is read after that earlier message), less any near copy of an
+eval or blind message, and ordinary SQuAD 2.0 train questions as more ``none``; a share of the
+training messages is also read after a safe one, as the rail reads a follow-up. 15% is held
+out; each rail's threshold is the lowest probability at which held-out safe messages are taken
+for it at most ``MAX_FALSE_RATE`` of the time, raised above every safe message of the gated
+eval suite. The model is exported to ONNX, quantised to int8, and written to
+``models/intents/`` with its thresholds and held-out figures."""
 
 from __future__ import annotations
 
@@ -106,6 +108,10 @@ def train(args: argparse.Namespace) -> dict:
     fit, held = train_test_split(
         rows, test_size=0.15, stratify=[y for _, y in rows], random_state=SEED
     )
+    if args.recalibrate:  # the model in --out as it is: its thresholds again
+        about = json.loads((args.out / "metrics.json").read_text(encoding="utf-8"))
+        keep = ("epochs", "layers", "trained_on")
+        return calibrate(args.out, held, {k: about[k] for k in keep if k in about})
     fit += after_safe_turns(fit, args.joined_share)
     tokenizer = AutoTokenizer.from_pretrained(model_path())
     model = AutoModelForSequenceClassification.from_pretrained(model_path(), num_labels=len(LABELS))
@@ -137,14 +143,15 @@ def train(args: argparse.Namespace) -> dict:
             loss.backward()
             optimizer.step()
         print(f"epoch {epoch + 1}: {time.perf_counter() - started:.0f} s", flush=True)
-    return export(model, tokenizer, held, args)
+    export(model, tokenizer, args.out)
+    about = {"epochs": args.epochs, "layers": args.layers, "trained_on": args.trained_on}
+    return calibrate(args.out, held, about)
 
 
-def export(model, tokenizer, held, args) -> dict:
-    import numpy as np
+def export(model, tokenizer, out: Path) -> None:
+    """The model as int8 ONNX and its tokenizer, in ``out``."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    out = args.out
     out.mkdir(parents=True, exist_ok=True)
     model.eval()
     tokenizer.backend_tokenizer.save(str(out / "tokenizer.json"))
@@ -152,46 +159,44 @@ def export(model, tokenizer, held, args) -> dict:
     export_logits(model, tokenizer(["a message"], return_tensors="pt"), fp32)
     quantize_dynamic(str(fp32), str(out / "intents.onnx"), weight_type=QuantType.QInt8)
     fp32.unlink()
+
+
+def calibrate(out: Path, held: list[tuple[str, int]], about: dict) -> dict:
+    """Each rail's threshold for the model in ``out``: the held-out ``MAX_FALSE_RATE`` point,
+    raised above every safe message of the gated suite (answerable, abstain, dosing-adjacent
+    questions and the rails' safe look-alikes: the learned rail must not refuse what the
+    patterns, tuned on those, do not). Writes thresholds.json and metrics.json."""
+    import numpy as np
+
     (out / "thresholds.json").write_text("{}", encoding="utf-8")
     shipped = IntentModel(out)
     probs = np.array(
         [[p[k] for k in LABELS] for p in map(shipped.probabilities, (t for t, _ in held))]
     )
     truth = np.array([y for _, y in held])
+    ceilings = safe_ceilings(shipped)
     thresholds, report = {}, {}
     for k, label in enumerate(LABELS[1:], 1):
-        others = np.sort(probs[truth != k, k])[::-1]
-        allowed = int(MAX_FALSE_RATE * len(others))
-        thresholds[label] = round(max(FLOOR, float(others[allowed]) + 1e-4), 4)
+        # refusing a safe message is the error a threshold trades against recall; a message
+        # of another rail taken for this one is refused all the same, under another name
+        safe = np.sort(probs[truth == 0, k])[::-1]
+        allowed = int(MAX_FALSE_RATE * len(safe))
+        held_point = max(FLOOR, float(safe[allowed]) + 1e-4)
+        thresholds[label] = round(max(held_point, ceilings[label] + 1e-3), 4)
         fired = (probs.argmax(1) == k) & (probs[:, k] >= thresholds[label])
         report[label] = {
             "threshold": thresholds[label],
             "held_out_recall": round(float(fired[truth == k].mean()), 3),
-            "held_out_false_rate": round(float(fired[truth != k].mean()), 4),
+            "held_out_safe_refused": round(float(fired[truth == 0].mean()), 4),
+            "held_out_other_rails_taken": round(
+                float(fired[(truth != 0) & (truth != k)].mean()), 4
+            ),
         }
-    # then above every safe message of the gated suite (answerable, abstain, dosing-adjacent
-    # questions and the rails' safe look-alikes): the learned rail must not refuse what the
-    # patterns, tuned on those, do not
-    for label, ceiling in safe_ceilings(shipped).items():
-        thresholds[label] = round(max(thresholds[label], ceiling + 1e-3), 4)
-        fired = (probs.argmax(1) == LABELS.index(label)) & (
-            probs[:, LABELS.index(label)] >= thresholds[label]
-        )
-        report[label]["threshold"] = thresholds[label]
-        report[label]["held_out_recall"] = round(
-            float(fired[truth == LABELS.index(label)].mean()), 3
-        )
-        report[label]["held_out_false_rate"] = round(
-            float(fired[truth != LABELS.index(label)].mean()), 4
-        )
     (out / "thresholds.json").write_text(json.dumps(thresholds, indent=2) + "\n", encoding="utf-8")
-    metrics = {
+    metrics = about | {
         "held_out_messages": len(held),
-        "epochs": args.epochs,
-        "layers": args.layers,
         "held_out": report,
         "mb": round((out / "intents.onnx").stat().st_size / 2**20, 1),
-        "trained_on": args.trained_on,
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     return metrics
@@ -208,14 +213,11 @@ def safe_ceilings(model: IntentModel) -> dict[str, float]:
     safe = ("answer", "followup", "dosing_adjacent", "abstain")
     ceilings = {label: 0.0 for label in LABELS[1:]}
     for case in load_cases(case_documents()):
-        if case.category in safe:
-            kept = list(case.turns)  # every turn of these is safe
-        elif case.category == "rails" and case.expect == "not_refused":
-            # the last turn, and the earlier ones the patterns let through (an earlier turn
-            # they refuse is the unsafe context the case recovers from)
-            kept = [t for t in case.turns[:-1] if rail_for(t) is None] + [case.turns[-1]]
-        else:
+        if not (case.category in safe or case.expect == "not_refused"):
             continue
+        # the turns the patterns let through: an earlier turn they refuse ("How much MDMA
+        # should I take?" before a follow-up) is the unsafe context the case recovers from
+        kept = [t for t in case.turns if isinstance(t, str) and rail_for(t) is None]
         # and each turn read with the one before it, as a split request is read
         pairs = [f"{a} {b}" for a, b in zip(case.turns, case.turns[1:]) if a in kept and b in kept]
         texts = kept + pairs
@@ -238,6 +240,9 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--layers", type=int, default=6, help="keep the lower N of 6 layers")
+    parser.add_argument(
+        "--recalibrate", action="store_true", help="only set the thresholds of the model in --out"
+    )
     parser.add_argument("--smoothing", type=float, default=0.1, help="label smoothing")
     parser.add_argument(
         "--joined-share", type=float, default=0.3, help="share also read after a safe message"
