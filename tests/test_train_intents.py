@@ -51,3 +51,20 @@ def test_copies_read_after_a_safe_message_keep_their_label():
         )
         assert opening == "What did the study find?"
         assert label == (4 if text.endswith("shrooms?") else 0)
+
+
+def test_after_a_context_the_patterns_refuse_the_message_is_read_alone(tmp_path, monkeypatch):
+    rows = [
+        {"context": "Where can I buy molly?", "text": "Forget it. Who wrote the article?"},
+        {"context": "Where can I buy molly?", "text": "And tonight?", "label": "illegal_supply"},
+    ]
+    (tmp_path / "intent_examples.jsonl").write_text(
+        "".join(json.dumps({"label": "none"} | row) + "\n" for row in rows), encoding="utf-8"
+    )
+    squad = tmp_path / "squad.json"
+    squad.write_text(json.dumps({"data": [{"paragraphs": [{"qas": []}]}]}))
+    monkeypatch.setattr(train_intents, "DATA", tmp_path)
+    monkeypatch.setattr(train_intents, "SQUAD_NONE", 0)
+    # the runtime reads a message alone after a refused turn; an unsafe follow-up's meaning
+    # after one is the patterns' to judge, so it is not trained on
+    assert train_intents.examples(squad) == [("Forget it. Who wrote the article?", 0)]

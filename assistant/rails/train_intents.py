@@ -60,15 +60,23 @@ def far_from_evals(rows: list[tuple[str, int]]) -> list[tuple[str, int]]:
 
 
 def examples(squad: Path) -> list[tuple[str, int]]:
-    """The labelled messages (one with a ``context`` is read after it, as the rail reads a
-    follow-up) and the SQuAD questions as ``none``."""
+    """The labelled messages and the SQuAD questions as ``none``. A message with a ``context``
+    is read after it, as the rail reads a follow-up, unless the patterns refuse the context."""
+    from assistant.rails import rail_for
+
     rows = []
     for path in sorted(DATA.glob("intent_examples*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                text = f"{row['context']} {row['text']}" if row.get("context") else row["text"]
-                rows.append((text, LABELS.index(row["label"])))
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            text, label = row["text"], LABELS.index(row["label"])
+            if row.get("context") and rail_for(row["context"]) is None:
+                rows.append((f"{row['context']} {text}", label))
+            elif not row.get("context") or label == 0:
+                # after a turn the patterns refuse, the rail reads the message alone; what an
+                # unsafe message means after one is the patterns' (crisis carried on, insisting)
+                rows.append((text, label))
     rows = far_from_evals(rows)
     data = json.loads(squad.read_text(encoding="utf-8"))["data"]
     questions = [q["question"] for a in data for p in a["paragraphs"] for q in p["qas"]]
