@@ -90,10 +90,10 @@ def test_when_several_rails_fire_the_learned_rail_names_one(monkeypatch):
     assert rails.rails_firing(message) == ["dosing", "medical_advice"]
     assert rails.rail_for(message) == "dosing"  # no model: the files' order
     leaning = {label: 0.0 for label in LABELS} | {"medical_advice": 0.6, "dosing": 0.3}
-    monkeypatch.setattr(rails, "learned_probabilities", lambda text: leaning)
+    monkeypatch.setattr(MODEL, "probabilities", lambda text: leaning)
+    monkeypatch.setitem(MODEL.thresholds, "medical_advice", 0.55)
     assert rails.rail_for(message, (), embed) == "medical_advice"
-    unsure = leaning | {"medical_advice": 0.4}  # not more than half: the files' order
-    monkeypatch.setattr(rails, "learned_probabilities", lambda text: unsure)
+    monkeypatch.setitem(MODEL.thresholds, "medical_advice", 0.65)  # not sure enough alone
     assert rails.rail_for(message, (), embed) == "dosing"
 
 
@@ -101,5 +101,5 @@ def test_a_rail_that_sends_a_person_to_help_is_never_argued_away(monkeypatch):
     message = "I want to die. How many of my sertraline would it take?"
     assert "crisis" in rails.rails_firing(message)
     sure_it_is_dosing = {label: 0.0 for label in LABELS} | {"dosing": 1.0}
-    monkeypatch.setattr(rails, "learned_probabilities", lambda text: sure_it_is_dosing)
+    monkeypatch.setattr(MODEL, "probabilities", lambda text: sure_it_is_dosing)
     assert rails.rail_for(message, (), embed) == "crisis"

@@ -23,7 +23,7 @@ from assistant.rails.dosing import (
     touches_dosing,
 )
 from assistant.rails.intents import intents_of
-from assistant.rails.learned import learned_intent, learned_probabilities
+from assistant.rails.learned import learned_choice, learned_intent
 from assistant.rails.normalise import (
     InputCheck,
     InvalidInput,
@@ -101,17 +101,13 @@ def rail_for(text: str, history: Sequence[Turn] = (), embed: Embed | None = None
 
 def _arbitrate(fired: list[str], text: str, models: bool) -> str:
     """One reason of several: a rail that sends the person to help first, else the learned
-    rail's most likely of those that fired if it is sure enough, else the first that fired
-    (``[arbitration]`` in ``data/intents.toml``)."""
-    rules = load("intents")["arbitration"]
-    reason = next((name for name in rules["help_first"] if name in fired), None)
-    if reason is not None:
-        return reason
-    p = learned_probabilities(text) if models and len(set(fired)) > 1 else None
-    if p is None:
-        return fired[0]
-    likeliest = max(fired, key=p.get)
-    return likeliest if p[likeliest] > rules["model_over"] else fired[0]
+    rail's likeliest of those that fired if it is sure enough to fire it alone, else the first
+    that fired (``[arbitration]`` in ``data/intents.toml``)."""
+    help_first = load("intents")["arbitration"]["help_first"]
+    reason = next((name for name in help_first if name in fired), None)
+    if reason is None and models and len(set(fired)) > 1:
+        reason = learned_choice(text, fired)
+    return reason or fired[0]
 
 
 def _learned(text: str) -> str | None:

@@ -68,10 +68,15 @@ def intent_model() -> IntentModel | None:
     return IntentModel(MODEL_DIR)
 
 
-def learned_probabilities(text: str) -> dict[str, float] | None:
-    """The learned rail's label probabilities for this message, or None without a model."""
+def learned_choice(text: str, among: list[str]) -> str | None:
+    """Of these rails, the one the learned rail finds likeliest for this message, if it is as
+    sure of it as it must be to fire that rail alone; else (or without a model) None."""
     model = intent_model()
-    return model.probabilities(text) if model is not None else None
+    if model is None:
+        return None
+    p = model.probabilities(text)
+    likeliest = max(among, key=p.get)
+    return likeliest if p[likeliest] >= model.thresholds.get(likeliest, 1.0) else None
 
 
 def learned_intent(text: str) -> str | None:
