@@ -109,9 +109,9 @@ def train(args: argparse.Namespace) -> dict:
     args.trained_on = (
         f"{len(rows) - SQUAD_NONE:,} of the {written:,} messages of "
         "assistant/rails/data/intent_examples*.jsonl (written for it by helpers who never saw the "
-        "rails; the rest are near copies of eval or blind messages, left out) and "
-        f"{SQUAD_NONE:,} SQuAD 2.0 train questions as 'none'; {args.joined_share:.0%} of the "
-        "training share is also read after a safe message"
+        "rails; left out: near copies of eval or blind messages, and unsafe messages after a "
+        f"context the patterns refuse) and {SQUAD_NONE:,} SQuAD 2.0 train questions as 'none'; "
+        f"{args.joined_share:.0%} of the training share is also read after a safe message"
     )
     fit, held = train_test_split(
         rows, test_size=0.15, stratify=[y for _, y in rows], random_state=SEED
