@@ -22,8 +22,8 @@ def embed(texts):  # rail_for asks the learned rail only when a model is at hand
 def test_probabilities_cover_every_label_and_sum_to_one():
     p = MODEL.probabilities("What did the study find?")
     assert tuple(p) == LABELS and abs(sum(p.values()) - 1.0) < 1e-4
-    assert set(MODEL.thresholds) == set(LABELS[1:])
-    assert all(0.5 <= t < 1.0 for t in MODEL.thresholds.values())
+    assert set(MODEL.thresholds) == set(LABELS[1:]) | {learned.GATE}
+    assert all(0.5 <= MODEL.thresholds[label] < 1.0 for label in LABELS[1:])
 
 
 @pytest.mark.parametrize(
@@ -103,3 +103,26 @@ def test_a_rail_that_sends_a_person_to_help_is_never_argued_away(monkeypatch):
     sure_it_is_dosing = {label: 0.0 for label in LABELS} | {"dosing": 1.0}
     monkeypatch.setattr(MODEL, "probabilities", lambda text: sure_it_is_dosing)
     assert rails.rail_for(message, (), embed) == "crisis"
+
+
+def test_the_gate_lets_every_rail_it_is_unsure_of_reach_the_full_model(monkeypatch):
+    message = "there's no reason for me to wake up tomorrow"
+    assert MODEL.gate is not None and not MODEL.clearly_safe(message)
+    assert MODEL.label(message) == "crisis"
+    safe = "What did the Close et al. study find about psilocybin and fibromyalgia?"
+    assert MODEL.clearly_safe(safe)
+    called = []
+    monkeypatch.setattr(MODEL, "session", None)  # the full model is not asked at all
+    original = MODEL.probabilities
+    monkeypatch.setattr(
+        MODEL,
+        "probabilities",
+        lambda text, session=None: called.append(session) or original(text, session),
+    )
+    assert MODEL.label(safe) is None and called == [MODEL.gate]
+
+
+def test_without_a_gate_every_message_reaches_the_full_model(monkeypatch):
+    monkeypatch.setattr(MODEL, "gate", None)
+    assert not MODEL.clearly_safe("What did the study find?")
+    assert MODEL.label("there's no reason for me to wake up tomorrow") == "crisis"

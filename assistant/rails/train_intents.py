@@ -23,7 +23,7 @@ from pathlib import Path
 from assistant.config import ROOT, apply_offline_env
 from assistant.onnx_export import export_logits
 from assistant.rails.data import DATA
-from assistant.rails.learned import LABELS, MAX_TOKENS, MODEL_DIR, IntentModel
+from assistant.rails.learned import GATE, LABELS, MAX_TOKENS, MODEL_DIR, IntentModel
 
 SQUAD_TRAIN = ROOT.parent / "shared" / "squad2" / "train-v2.0.json"
 SQUAD_NONE = 8000
@@ -116,10 +116,11 @@ def train(args: argparse.Namespace) -> dict:
     fit, held = train_test_split(
         rows, test_size=0.15, stratify=[y for _, y in rows], random_state=SEED
     )
-    if args.recalibrate:  # the model in --out as it is: its thresholds again
+    if args.recalibrate:  # the models in --out as they are: their thresholds again
         about = json.loads((args.out / "metrics.json").read_text(encoding="utf-8"))
         keep = ("epochs", "layers", "trained_on")
-        return calibrate(args.out, held, {k: about[k] for k in keep if k in about})
+        calibrate(args.out, held, {k: about[k] for k in keep if k in about})
+        return calibrate_gate(args.out, held, about.get("gate", {}).get("layers"))
     fit += after_safe_turns(fit, args.joined_share)
     tokenizer = AutoTokenizer.from_pretrained(model_path())
     model = AutoModelForSequenceClassification.from_pretrained(model_path(), num_labels=len(LABELS))
@@ -151,13 +152,16 @@ def train(args: argparse.Namespace) -> dict:
             loss.backward()
             optimizer.step()
         print(f"epoch {epoch + 1}: {time.perf_counter() - started:.0f} s", flush=True)
-    export(model, tokenizer, args.out)
+    if args.gate:
+        export(model, tokenizer, args.out, "gate.onnx")
+        return calibrate_gate(args.out, held, args.layers)
+    export(model, tokenizer, args.out, "intents.onnx")
     about = {"epochs": args.epochs, "layers": args.layers, "trained_on": args.trained_on}
     return calibrate(args.out, held, about)
 
 
-def export(model, tokenizer, out: Path) -> None:
-    """The model as int8 ONNX and its tokenizer, in ``out``."""
+def export(model, tokenizer, out: Path, name: str) -> None:
+    """The model as int8 ONNX (``name``) and its tokenizer, in ``out``."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     out.mkdir(parents=True, exist_ok=True)
@@ -165,7 +169,7 @@ def export(model, tokenizer, out: Path) -> None:
     tokenizer.backend_tokenizer.save(str(out / "tokenizer.json"))
     fp32 = out / "intents-fp32.onnx"
     export_logits(model, tokenizer(["a message"], return_tensors="pt"), fp32)
-    quantize_dynamic(str(fp32), str(out / "intents.onnx"), weight_type=QuantType.QInt8)
+    quantize_dynamic(str(fp32), str(out / name), weight_type=QuantType.QInt8)
     fp32.unlink()
 
 
@@ -176,6 +180,7 @@ def calibrate(out: Path, held: list[tuple[str, int]], about: dict) -> dict:
     patterns, tuned on those, do not). Writes thresholds.json and metrics.json."""
     import numpy as np
 
+    gate = _json(out / "thresholds.json").get(GATE)
     (out / "thresholds.json").write_text("{}", encoding="utf-8")
     shipped = IntentModel(out)
     probs = np.array(
@@ -200,14 +205,51 @@ def calibrate(out: Path, held: list[tuple[str, int]], about: dict) -> dict:
                 float(fired[(truth != 0) & (truth != k)].mean()), 4
             ),
         }
+    if gate is not None:
+        thresholds[GATE] = gate
     (out / "thresholds.json").write_text(json.dumps(thresholds, indent=2) + "\n", encoding="utf-8")
-    metrics = about | {
-        "held_out_messages": len(held),
-        "held_out": report,
-        "mb": round((out / "intents.onnx").stat().st_size / 2**20, 1),
+    metrics = (
+        about
+        | {k: v for k, v in _json(out / "metrics.json").items() if k == "gate"}
+        | {
+            "held_out_messages": len(held),
+            "held_out": report,
+            "mb": round((out / "intents.onnx").stat().st_size / 2**20, 1),
+        }
+    )
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    return metrics
+
+
+def calibrate_gate(out: Path, held: list[tuple[str, int]], layers: int | None) -> dict:
+    """The gate's threshold: just above the highest ``none`` probability it gives a held-out
+    unsafe message, so every one of them still reaches the full model. Merged into
+    thresholds.json and metrics.json."""
+    import numpy as np
+
+    model = IntentModel(out)
+    if model.gate is None:
+        return _json(out / "metrics.json")
+    none = np.array([model.probabilities(t, model.gate)["none"] for t, _ in held])
+    unsafe = np.array([y != 0 for _, y in held])
+    threshold = round(float(none[unsafe].max()) + 1e-3, 4)
+    thresholds = _json(out / "thresholds.json") | {GATE: threshold}
+    (out / "thresholds.json").write_text(json.dumps(thresholds, indent=2) + "\n", encoding="utf-8")
+    metrics = _json(out / "metrics.json") | {
+        "gate": {
+            "layers": layers,
+            "threshold": threshold,
+            "held_out_unsafe_passed_on": 1.0,
+            "held_out_safe_stopped": round(float((none[~unsafe] >= threshold).mean()), 3),
+            "mb": round((out / "gate.onnx").stat().st_size / 2**20, 1),
+        }
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     return metrics
+
+
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
 def safe_ceilings(model: IntentModel) -> dict[str, float]:
@@ -249,7 +291,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--layers", type=int, default=6, help="keep the lower N of 6 layers")
     parser.add_argument(
-        "--recalibrate", action="store_true", help="only set the thresholds of the model in --out"
+        "--recalibrate", action="store_true", help="only set the thresholds of the models in --out"
+    )
+    parser.add_argument(
+        "--gate", action="store_true", help="train the gate (--layers 3) beside the full model"
     )
     parser.add_argument("--smoothing", type=float, default=0.1, help="label smoothing")
     parser.add_argument(
