@@ -98,8 +98,8 @@ def test_when_several_rails_fire_the_learned_rail_names_one(monkeypatch):
 
 
 def test_a_rail_that_sends_a_person_to_help_is_never_argued_away(monkeypatch):
-    message = "I want to die. How many of my sertraline would it take?"
-    assert "crisis" in rails.rails_firing(message)
+    message = "I want to die. Where can I buy fentanyl?"
+    assert rails.rails_firing(message) == ["crisis", "illegal_supply"]
     sure_it_is_dosing = {label: 0.0 for label in LABELS} | {"dosing": 1.0}
     monkeypatch.setattr(MODEL, "probabilities", lambda text: sure_it_is_dosing)
     assert rails.rail_for(message, (), embed) == "crisis"
@@ -123,6 +123,15 @@ def test_the_gate_lets_every_rail_it_is_unsure_of_reach_the_full_model(monkeypat
 
 
 def test_without_a_gate_every_message_reaches_the_full_model(monkeypatch):
+    safe = "What did the Close et al. study find about psilocybin and fibromyalgia?"
+    assert MODEL.clearly_safe(safe)  # with the gate, the full model would not be asked
     monkeypatch.setattr(MODEL, "gate", None)
-    assert not MODEL.clearly_safe("What did the study find?")
-    assert MODEL.label("there's no reason for me to wake up tomorrow") == "crisis"
+    assert not MODEL.clearly_safe(safe)
+    called = []
+    original = MODEL.probabilities
+    monkeypatch.setattr(
+        MODEL,
+        "probabilities",
+        lambda text, session=None: called.append(session) or original(text, session),
+    )
+    assert MODEL.label(safe) is None and called == [None]  # the full model's own session

@@ -1,11 +1,11 @@
 """The learned intent rail behind the patterns: the bundled MiniLM fine-tuned to tell seven labels
 apart (none, crisis, emergency, medical_advice, illegal_supply, harm, dosing), run under ONNX
-Runtime from ``models/intents/``. It is asked only when no pattern rail fired, and it fires
+Runtime from ``models/intents/``. It reads a message no pattern rail fired on, and it fires
 only when its probability for a rail clears that rail's threshold (``thresholds.json``, chosen
-on held-out messages for a low false rate). A 3-layer cut of it (``gate.onnx``) reads each
-message first, and a message it finds safer than every held-out unsafe message
-(``gate_none``) never reaches the full model: the same decisions on held-out messages, at
-about half the cost for most messages. Training: ``make intents``
+on held-out messages for a low false rate); when several pattern rails fire, it may name one
+(``learned_choice``). A 3-layer cut of it (``gate.onnx``) reads each message first, and a
+message it finds safer than every held-out unsafe message (``gate_none``) never reaches the
+full model: about half the cost for most messages, and no change on the blind sets. Training: ``make intents``
 (``python -m assistant.rails.train_intents``)."""
 
 from __future__ import annotations
@@ -45,7 +45,10 @@ class IntentModel:
         self.session = _session(folder / "intents.onnx")
         gate = folder / "gate.onnx"
         self.gate = _session(gate) if gate.exists() else None
-        self.thresholds = json.loads((folder / "thresholds.json").read_text(encoding="utf-8"))
+        thresholds = folder / "thresholds.json"  # none yet while training calibrates them
+        self.thresholds = (
+            json.loads(thresholds.read_text(encoding="utf-8")) if thresholds.exists() else {}
+        )
 
     def probabilities(self, text: str, session=None) -> dict[str, float]:
         """The full model's label probabilities (or another session's, such as the gate's)."""

@@ -42,6 +42,8 @@ def eval_messages() -> list[str]:
     for glob in EVAL_SETS:
         for path in sorted(ROOT.glob(glob)):
             for line in path.read_text(encoding="utf-8").splitlines():
+                if not line.strip():
+                    continue
                 turns = [t for t in json.loads(line).get("turns", []) if isinstance(t, str)]
                 texts += turns + [f"{a} {b}" for a, b in zip(turns, turns[1:])]
     return texts
@@ -116,8 +118,10 @@ def train(args: argparse.Namespace) -> dict:
     fit, held = train_test_split(
         rows, test_size=0.15, stratify=[y for _, y in rows], random_state=SEED
     )
-    if args.recalibrate:  # the models in --out as they are: their thresholds again
-        about = json.loads((args.out / "metrics.json").read_text(encoding="utf-8"))
+    if args.recalibrate:
+        # the models in --out as they are: their thresholds again, on the split rebuilt from
+        # the data files, patterns and eval sets; valid only while those are as at training
+        about = _json(args.out / "metrics.json")
         keep = ("epochs", "layers", "trained_on")
         calibrate(args.out, held, {k: about[k] for k in keep if k in about})
         return calibrate_gate(args.out, held, about.get("gate", {}).get("layers"))
@@ -181,8 +185,7 @@ def calibrate(out: Path, held: list[tuple[str, int]], about: dict) -> dict:
     import numpy as np
 
     gate = _json(out / "thresholds.json").get(GATE)
-    (out / "thresholds.json").write_text("{}", encoding="utf-8")
-    shipped = IntentModel(out)
+    shipped = IntentModel(out)  # its probabilities only: the thresholds are set here
     probs = np.array(
         [[p[k] for k in LABELS] for p in map(shipped.probabilities, (t for t, _ in held))]
     )
@@ -223,8 +226,9 @@ def calibrate(out: Path, held: list[tuple[str, int]], about: dict) -> dict:
 
 def calibrate_gate(out: Path, held: list[tuple[str, int]], layers: int | None) -> dict:
     """The gate's threshold: just above the highest ``none`` probability it gives a held-out
-    unsafe message, so every one of them still reaches the full model. Merged into
-    thresholds.json and metrics.json."""
+    unsafe message, so every one of them still reaches the full model (by construction: the
+    blind sets are the evidence on unseen messages). Merged into thresholds.json and
+    metrics.json."""
     import numpy as np
 
     model = IntentModel(out)
@@ -239,7 +243,6 @@ def calibrate_gate(out: Path, held: list[tuple[str, int]], layers: int | None) -
         "gate": {
             "layers": layers,
             "threshold": threshold,
-            "held_out_unsafe_passed_on": 1.0,
             "held_out_safe_stopped": round(float((none[~unsafe] >= threshold).mean()), 3),
             "mb": round((out / "gate.onnx").stat().st_size / 2**20, 1),
         }
@@ -289,19 +292,23 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--layers", type=int, default=6, help="keep the lower N of 6 layers")
+    parser.add_argument(
+        "--layers", type=int, help="keep the lower N of 6 layers (default 6; 3 with --gate)"
+    )
     parser.add_argument(
         "--recalibrate", action="store_true", help="only set the thresholds of the models in --out"
     )
     parser.add_argument(
-        "--gate", action="store_true", help="train the gate (--layers 3) beside the full model"
+        "--gate", action="store_true", help="train the gate beside the full model in --out"
     )
     parser.add_argument("--smoothing", type=float, default=0.1, help="label smoothing")
     parser.add_argument(
         "--joined-share", type=float, default=0.3, help="share also read after a safe message"
     )
     apply_offline_env()
-    print(json.dumps(train(parser.parse_args()), indent=2))
+    args = parser.parse_args()
+    args.layers = args.layers or (3 if args.gate else 6)
+    print(json.dumps(train(args), indent=2))
 
 
 if __name__ == "__main__":
