@@ -8,11 +8,11 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from assistant.answer_checks import ASKS_COUNT, Quotes, is_task, missing_answer
+from assistant.answer_checks import ANSWER_TYPES, ASKS_COUNT, Quotes, is_task, missing_answer
+from assistant.patterns import load_toml, pattern
 from assistant.terms import QUESTION_WORD, content_terms, lexicon, stem
 from assistant.types import Passage, Sentence, Source
 
@@ -46,27 +46,18 @@ RARE_ZIPF = 3.0
 
 def _answer_types() -> dict:
     """The question shapes and answer shapes of ``answer_types.toml``, compiled."""
-    import tomllib
-
-    data = tomllib.loads(Path(__file__).with_name("answer_types.toml").read_text(encoding="utf-8"))
-
-    def compiled(value, flags=re.I):
-        text = value if isinstance(value, str) else "".join(value)
-        for name, fragment in data["fragments"].items():
-            text = text.replace("${" + name + "}", "".join(fragment))
-        return re.compile(text, flags)
-
-    asks, gives = data["asks"], data["gives"]
+    data = load_toml(ANSWER_TYPES)
+    asks, gives, fragments = data["asks"], data["gives"], data["fragments"]
     return {
-        "asks_findings": compiled(asks["findings"]),
-        "reports_finding": compiled(gives["finding"]),
+        "asks_findings": pattern(asks["findings"], fragments),
+        "reports_finding": pattern(gives["finding"], fragments),
         # who / where read capitals, so those shapes are case-sensitive
         "types": (
-            (compiled(asks["who"]), compiled(gives["who"], 0)),
-            (compiled(asks["when"]), compiled(gives["when"])),
-            (compiled(asks["where"]), compiled(gives["where"], 0)),
-            (ASKS_COUNT, compiled(gives["count"])),
-            (compiled(asks["why"]), compiled(gives["why"], 0)),
+            (pattern(asks["who"]), pattern(gives["who"], fragments, 0)),
+            (pattern(asks["when"]), pattern(gives["when"], fragments)),
+            (pattern(asks["where"]), pattern(gives["where"], fragments, 0)),
+            (ASKS_COUNT, pattern(gives["count"], fragments)),
+            (pattern(asks["why"]), pattern(gives["why"], fragments, 0)),
         ),
     }
 

@@ -15,7 +15,9 @@ import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import cache, cached_property
+from pathlib import Path
 
+from assistant.patterns import load_toml, pattern
 from assistant.terms import QUESTION_WORD, WORD, content_terms, lexicon, stem
 
 # Requests to produce something (a poem, a translation) are not questions about the article.
@@ -39,16 +41,9 @@ _HAS_AGE = re.compile(r"\b(years? old|\d+-year-old|aged? \d+|age of|\d0s)\b", re
 ASKS_DATE = re.compile(r"^\s*when\b|\b(what year|which year|since when)\b", re.I)
 
 
-def _time_pattern() -> re.Pattern[str]:
-    """A time of any kind (``answer_types.toml``'s ``time``)."""
-    import tomllib
-    from pathlib import Path
-
-    data = tomllib.loads(Path(__file__).with_name("answer_types.toml").read_text(encoding="utf-8"))
-    return re.compile("".join(data["fragments"]["time"]), re.I)
-
-
-_HAS_DATE = _time_pattern()
+# a time of any kind (``answer_types.toml``'s ``time``, which answer.py reads too)
+ANSWER_TYPES = Path(__file__).with_name("answer_types.toml")
+_HAS_DATE = pattern("${time}", load_toml(ANSWER_TYPES)["fragments"])
 # "How many <things>": a number right before those things ("all 3 patients", "ten people").
 _COUNTED = re.compile(
     r"\bhow many ((?:[\w-]+ ){0,2}?[\w-]+?)\b(?= (?:are|were|is|was|did|do|does|have|has|had|"

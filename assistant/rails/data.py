@@ -1,49 +1,17 @@
-"""The rails' data files (``rails/data/*.toml``), read once, and their patterns compiled.
-
-A pattern in a data file is a string, or a list of strings joined without a separator (so a
-long alternation reads one alternative group a line); ``${name}`` stands for the fragment of
-that name in the file's ``[fragments]`` table, which may itself use earlier fragments.
-"""
+"""The rails' data files (``rails/data/*.toml``), read once, and their patterns compiled
+(``assistant/patterns.py``: lists of strings joined, ``${name}`` fragments)."""
 
 from __future__ import annotations
 
-import re
-import tomllib
-from functools import cache
 from pathlib import Path
 
+from assistant.patterns import expand, load_toml, pattern, words
+
+__all__ = ["DATA", "expand", "load", "pattern", "words"]
+
 DATA = Path(__file__).resolve().parent / "data"
-_PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 
 
-@cache
 def load(name: str) -> dict:
     """The parsed ``data/<name>.toml``."""
-    with (DATA / f"{name}.toml").open("rb") as handle:
-        return tomllib.load(handle)
-
-
-def joined(value: str | list[str]) -> str:
-    return value if isinstance(value, str) else "".join(value)
-
-
-def expand(value: str | list[str], fragments: dict) -> str:
-    """The pattern text with every ``${name}`` replaced by its (expanded) fragment."""
-
-    def fragment(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in fragments:
-            raise KeyError(f"unknown pattern fragment ${{{name}}}")
-        return expand(fragments[name], fragments)
-
-    return _PLACEHOLDER.sub(fragment, joined(value))
-
-
-def pattern(value: str | list[str], fragments: dict | None = None) -> re.Pattern[str]:
-    """A case-insensitive compiled pattern from a data-file value."""
-    return re.compile(expand(value, fragments or {}), re.I)
-
-
-def words(value: str | list[str]) -> frozenset[str]:
-    """A word list given as one space-separated string (or a list of them)."""
-    return frozenset(joined(value if isinstance(value, str) else " ".join(value)).split())
+    return load_toml(DATA / f"{name}.toml")
