@@ -40,8 +40,13 @@ class IntentModel:
     def __init__(self, folder: Path) -> None:
         from tokenizers import Tokenizer
 
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        from assistant.embeddings import model_path
+
+        # the bundled MiniLM's own tokenizer (the model is fine-tuned from it), unpadded: one
+        # message a call
+        self.tokenizer = Tokenizer.from_file(str(Path(model_path()) / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        self.tokenizer.no_padding()
         self.session = _session(folder / "intents.onnx")
         gate = folder / "gate.onnx"
         self.gate = _session(gate) if gate.exists() else None
