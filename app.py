@@ -19,7 +19,6 @@ import re
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 
 from assistant.config import Settings, apply_offline_env
@@ -430,68 +429,6 @@ def create_app():
     concurrency = int(os.environ.get("ASSISTANT_CONCURRENCY", CONCURRENCY))
     assistant = Assistant(Settings())
     return mounted_app(build_app(assistant, concurrency), assistant, concurrency)
-
-
-@contextmanager
-def spawn(
-    port: int | None = None,
-    host: str = HOST,
-    env: dict[str, str] | None = None,
-    timeout: float = 300,
-    args: Sequence[str] = (),
-) -> Iterator[str]:
-    """Run the page in a child process (for tests and the load run); yields its URL once it
-    serves, and stops it after."""
-    import os
-    import socket
-    import subprocess
-    import tempfile
-
-    if port is None:
-        with socket.socket() as probe:
-            probe.bind((host, 0))
-            port = probe.getsockname()[1]
-    url = f"http://{host}:{port}/"
-    command = [sys.executable, str(Path(__file__).resolve()), "--host", host, "--port", str(port)]
-    command += list(args)
-    with tempfile.TemporaryFile("w+") as output:
-        proc = subprocess.Popen(
-            command,
-            env={**os.environ, **(env or {})},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            cwd=Path(__file__).resolve().parent,
-        )
-        try:
-            deadline = time.monotonic() + timeout
-            while not _serves(url):
-                if proc.poll() is not None:
-                    output.seek(0)
-                    raise RuntimeError(f"app exited ({proc.returncode}):\n{output.read()[-3000:]}")
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"app did not serve {url} within {timeout} s")
-                time.sleep(0.3)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def _serves(url: str) -> bool:
-    import urllib.error
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(url + "gradio_api/info", timeout=2) as response:
-            return response.status == 200
-    except urllib.error.HTTPError as error:
-        return error.code in (401, 403)  # serving, behind the API key
-    except OSError:
-        return False
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import json
 import os
 import re
@@ -151,8 +150,7 @@ def main() -> int:
     failed = False
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    app = importlib.import_module("app")
-    from tests.servers import chroma_server
+    from tests.servers import chroma_server, page_server
 
     for workers in [0] if args.url else args.workers:
         with ExitStack() as stack:
@@ -161,7 +159,7 @@ def main() -> int:
                 folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
                 env["ASSISTANT_CHROMA_URL"] = stack.enter_context(chroma_server(folder / "db"))
             url = args.url or stack.enter_context(
-                app.spawn(env=env, args=["--workers", str(workers)])
+                page_server(env=env, args=["--workers", str(workers)])
             )
             port = int(url.rstrip("/").rsplit(":", 1)[1])
             pids = server_pids(port)

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from assistant.config import ROOT, Settings, apply_offline_env
+from tests.servers import page_server
 
 apply_offline_env()
 
@@ -47,12 +48,12 @@ def app_module():
 
 
 @pytest.fixture(scope="session")
-def app_url(app_module, assistant, settings):
+def app_url(assistant, settings):
     """The page in a child process, served from the session's index (built by ``assistant``)."""
     env = {
         "ASSISTANT_INDEX_DIR": str(settings.index_dir),
         "ASSISTANT_CORPUS_DIR": str(settings.corpus_dir),
         "ASSISTANT_CHROMA_URL": "",
     }
-    with app_module.spawn(env=env) as url:
+    with page_server(env=env) as url:
         yield url

@@ -13,6 +13,7 @@ import pytest
 
 from assistant.config import ROOT
 from assistant.profile import corpus_profile
+from tests.servers import page_server
 
 DISCLAIMER = corpus_profile(ROOT / "corpus").disclaimer
 
@@ -158,7 +159,7 @@ def test_bad_message_text_is_a_reply_not_an_error(client):
     assert reply_of(completion)["status"] == "invalid"
 
 
-def test_with_a_key_the_api_and_the_page_want_it(app_module, settings):
+def test_with_a_key_the_api_and_the_page_want_it(settings):
     from openai import AuthenticationError, OpenAI
 
     env = {
@@ -167,7 +168,7 @@ def test_with_a_key_the_api_and_the_page_want_it(app_module, settings):
         "ASSISTANT_CHROMA_URL": "",
         "ASSISTANT_API_KEY": "s3cret",
     }
-    with app_module.spawn(env=env) as url:
+    with page_server(env=env) as url:
         with pytest.raises(AuthenticationError):
             OpenAI(base_url=url + "v1", api_key="wrong", max_retries=0).models.list()
         good = OpenAI(base_url=url + "v1", api_key="s3cret", max_retries=0)

