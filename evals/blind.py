@@ -17,6 +17,8 @@ from pathlib import Path
 
 from evals.cases import _parse
 from evals.metrics import CaseResult, _overlaps
+from evals.selective import Row
+from evals.selective import figures as selective_figures
 
 
 def _run(assistant, turns: list[str]) -> dict:
@@ -48,7 +50,18 @@ def qa_metrics(assistant, rows: list[dict], documents: dict[str, str]) -> dict:
         flags = list(flags)
         return round(sum(flags) / len(flags), 3) if flags else 0.0
 
+    rows = [
+        Row(
+            r.reply["status"],
+            r.case.expect == "answered",
+            r.case.expect == "answered" and r.evidence_cited,
+            r.reply.get("confidence"),
+        )
+        for r in results
+        if r.reply["status"] != "refused"
+    ]
     return {
+        **selective_figures(rows),
         "answerable": len(answerable),
         "evidence": rate(r.evidence_cited for r in answerable),
         "evidence_single": rate(
@@ -66,7 +79,7 @@ def qa_metrics(assistant, rows: list[dict], documents: dict[str, str]) -> dict:
             {"id": r.case.id, "turns": list(r.case.turns), "status": r.reply["status"]}
             for r in results
             if (r.case.expect == "answered" and not r.evidence_cited)
-            or (r.case.expect == "abstained" and r.reply["status"] != "abstained")
+            or (r.case.expect == "abstained" and r.reply["status"] == "answered")
         ],
     }
 
