@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 LLM_STAMP := $(VENV)/.installed-llm
 
-.PHONY: install run test lint unit evals bench bench-scale load reader intents browser clean
+.PHONY: install run test lint unit evals bench bench-scale load reader decision intents browser clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,11 +57,18 @@ bench-scale: install
 load: install
 	$(PY) -m benchmarks.load
 
-# retrain the reader on ../shared/squad2 (resumes from models/reader/checkpoints), then
-# calibrate its decision on the dev file
+# retrain the reader on ../shared/squad2 (resumes from models/reader/checkpoints), fit its
+# sentence weights, then refit the decision over it
 reader: install
 	$(PY) -m assistant.reader.train
 	$(PY) -m evals.squad ../shared/squad2/dev-v2.0.json --calibrate
+	$(MAKE) decision
+
+# refit the answer decision (models/answer/decision.json): the confidence and its thresholds,
+# per answerer, on the eval cases' fit half, the household corpus and ../shared/qa-extra
+# (about 10 minutes on 2 cores)
+decision: install
+	$(PY) -m evals.fit_decision
 
 # retrain the learned intent rail (models/intents) on rails/data/intent_examples*.jsonl and
 # SQuAD 2.0 train questions, then its 3-layer gate: about 15 minutes on 2 cores

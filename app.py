@@ -38,6 +38,7 @@ CONTEXT_CHARS = 360  # of the paragraph shown either side of a quote in the sour
 
 BADGES = {
     "answered": ("answered", "✓ Answered from the sources"),
+    "partial": ("partial", "◐ Not directly in the sources: the closest they come"),
     "abstained": ("abstained", "∅ Not in the sources"),
     "refused": ("refused", "⛔ Refused: no dosing advice"),
     "invalid": ("invalid", "⚠ Couldn't read that message"),
@@ -53,7 +54,7 @@ REASON_BADGES = {
     "harm": ("refused", "⛔ Refused: no help harming others"),
 }
 ERROR_MESSAGE = "Something went wrong on our side while answering; please try again."
-TIMED_STAGES = ("guard_in", "condense", "retrieve", "answer", "write", "guard_out")
+TIMED_STAGES = ("guard_in", "condense", "retrieve", "answer", "decide", "write", "guard_out")
 
 CSS = """
 .gradio-container { max-width: 1280px !important; margin: 0 auto !important; }
@@ -63,6 +64,8 @@ CSS = """
          font-weight: 600; letter-spacing: 0.01em; border: 1px solid transparent; }
 .badge-answered { background: #dcfce7; color: #14532d; border-color: #86efac; }
 .badge-abstained { background: #fef3c7; color: #78350f; border-color: #fcd34d; }
+.badge-partial { background: #e0f2fe; color: #0c4a6e; border-color: #7dd3fc; }
+.confidence { opacity: 0.8; font-weight: normal; }
 .badge-refused { background: #fee2e2; color: #7f1d1d; border-color: #fca5a5; }
 .badge-help { background: #dbeafe; color: #1e3a8a; border-color: #93c5fd; }
 .badge-invalid { background: #e5e7eb; color: #1f2937; border-color: #9ca3af; }
@@ -106,12 +109,24 @@ def as_text(message: object) -> str:
     return re.sub(r"(?m)^(\s*\d+)\.(?=\s)", r"\1\\.", text)
 
 
-def badge_html(status: str, reason: str | None = None) -> str:
+def badge_html(status: str, reason: str | None = None, confidence: float | None = None) -> str:
+    """The status badge; with a confidence, how sure the assistant is that its quotes answer."""
     kind, label = REASON_BADGES.get(reason or "") or BADGES.get(status, BADGES["invalid"])
     reason_attr = f' data-reason="{html.escape(reason)}"' if reason else ""
+    sure = ""
+    if confidence is not None:
+        sure = f' <span class="confidence" data-confidence="{confidence:.3f}">· {confidence:.0%} sure</span>'
     return (
         f'<span class="badge badge-{kind}" data-status="{html.escape(status)}"{reason_attr}>'
-        f"{label}</span>"
+        f"{label}{sure}</span>"
+    )
+
+
+def _badge(reply_dict: dict) -> str:
+    return badge_html(
+        reply_dict.get("status", "invalid"),
+        reply_dict.get("refusal_reason"),
+        reply_dict.get("confidence"),
     )
 
 
@@ -121,10 +136,8 @@ def answer_markdown(reply_dict: dict) -> str:
     # the contract's answer ends with the disclaimer; the page shows it apart, in smaller type
     body = reply_dict.get("answer", "").removesuffix(disclaimer).rstrip()
     parts = []
-    if reply_dict.get("status") != "answered":
-        parts.append(
-            badge_html(reply_dict.get("status", "invalid"), reply_dict.get("refusal_reason"))
-        )
+    if reply_dict.get("status") != "answered" or reply_dict.get("confidence") is not None:
+        parts.append(_badge(reply_dict))
     parts.append(body)
     if disclaimer:
         parts.append(f'<span class="disclaimer">{disclaimer.strip("*")}</span>')
@@ -187,7 +200,7 @@ def details_html(reply_dict: dict, turn: int = 0) -> str:
     )
     return (
         f'<div class="details" data-turn="{int(turn)}">'
-        f"{badge_html(reply_dict.get('status', 'invalid'), reply_dict.get('refusal_reason'))}"
+        f"{_badge(reply_dict)}"
         f'<div class="panel-title" style="margin-top:0.8em">Standalone question</div>'
         f'<p class="standalone" id="standalone">{html.escape(standalone)}</p>{note}</div>'
     )

@@ -6,37 +6,19 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Sequence
 
 import numpy as np
 
-from assistant.answer_checks import ANSWER_TYPES, ASKS_COUNT, Quotes, is_task, missing_answer
+from assistant.answer_checks import ANSWER_TYPES, ASKS_COUNT, Quotes, missing_answer
 from assistant.patterns import load_toml, pattern
 from assistant.terms import QUESTION_WORD, content_terms, lexicon, stem
 from assistant.types import Passage, Sentence, Source
 
-# What makes a sentence the answer: features of each (sentence, question) pair, weighted by a
-# logistic regression fitted on half of evals/cases and checked on the other half
-# (`python -m evals.fit_scorer` prints both and these weights).
-# Each weight is the mean of the two folds' fits, rounded. (The passage's own similarity added
-# nothing beside the fused rank: its weight flipped sign between folds, so it is not a feature.)
+# What makes a sentence the answer: these features of each (sentence, question) pair. The
+# answerers (``assistant/answerers.py``) weigh them; the decision (``assistant/decide.py``) reads
+# the best sentence's.
 FEATURES = ("similarity", "lexical", "rank", "named", "finding", "answer_type")
-WEIGHTS = {
-    "similarity": 2.2,
-    "lexical": 5.2,
-    "rank": 2.7,
-    "named": 1.2,
-    "finding": 1.5,
-    "answer_type": 1.7,
-}
-# No sentence this similar (cosine, MiniLM) and no cited name asked about: the article does not
-# cover the question. Off-topic questions reached at most 0.17 here, answerable ones at least 0.20.
-RELEVANCE_FLOOR = 0.18
-# Further quotes (up to four) must score within this many log-odds of the best one. Measured
-# on the eval cases: 1.5 cites the gold evidence in 0.90 of answers with 2.5 quotes each, 3.0 in
-# 0.94 with 2.9 quotes.
-KEEP_WITHIN = 3.0
 # A question word the article never uses and English rarely does (wordfreq Zipf < 3.0) names a
 # specific thing (ketamine 2.9, ibuprofen 2.9, sourdough 2.8) the article is silent on; names
 # like "Parkinson's" are caught as proper names. Paraphrase words stay above ("endorsing" 3.2,
@@ -69,24 +51,9 @@ _REPORTS_FINDING = _TYPES["reports_finding"]
 _ANSWER_TYPES = _TYPES["types"]
 
 
-@dataclass(frozen=True)
-class ScoredSentence:
-    sentence: Sentence
-    score: float
-    similarity: float
-
-
-@dataclass(frozen=True)
-class Selection:
-    """The chosen sentences, or none with the reason for abstaining."""
-
-    sentences: tuple[Sentence, ...]
-    reason: str = ""
-
-
 class SentenceScorer:
-    """Scores the sentences of retrieved passages against a question, with IDF statistics of
-    the corpus's sentences; decides when the article does not cover a question."""
+    """The features of the sentences of retrieved passages against a question, with IDF
+    statistics of the corpus's sentences; which words of a question the corpus never uses."""
 
     def __init__(self, sentences: Sequence[Sentence]) -> None:
         self._terms = [content_terms(s.text) for s in sentences]
@@ -181,51 +148,26 @@ class SentenceScorer:
                 )
         return sentences, np.asarray(rows_out, dtype=np.float32).reshape(-1, len(FEATURES))
 
-    def score(self, *args, **kwargs) -> list[ScoredSentence]:
-        """The candidate sentences scored (log-odds of being the answer), best first."""
-        sentences, features = self.features(*args, **kwargs)
-        weights = np.asarray([WEIGHTS[f] for f in FEATURES], dtype=np.float32)
-        scores = features @ weights if len(sentences) else np.zeros(0)
-        scored = [
-            ScoredSentence(s, float(score), float(f[0]))
-            for s, score, f in zip(sentences, scores, features)
-        ]
-        return sorted(scored, key=lambda s: -s.score)
+    def unknown_share(self, question: str, name_terms: Collection[str] = ()) -> float:
+        """The share of the question's content words (cited names aside) the corpus never uses,
+        not even by stem."""
+        terms = content_terms(question) - set(name_terms)
+        return sum(not self._uses(t) for t in terms) / len(terms) if terms else 0.0
 
-    def select(
-        self,
-        question: str,
-        scored: Sequence[ScoredSentence],
-        max_quotes: int = 4,
-        names_asked: bool = False,
-        name_terms: set[str] = frozenset(),
-    ) -> Selection:
-        """The best sentence and those close to it (up to ``max_quotes``), in article order;
-        none, with a reason, when the article does not answer the question."""
-        if not scored:
-            return Selection(())
-        if is_task(question):
-            return Selection((), "I only answer questions about it, with its own words")
-        if not names_asked and max(s.similarity for s in scored) < RELEVANCE_FLOOR:
-            return Selection(())
-        unknown = self.unknown_terms(question)
-        if unknown:
-            return Selection((), f"it never mentions {', '.join(unknown)}")
-        best = scored[0].score
-        chosen = [s.sentence for s in scored[:max_quotes] if s.score >= best - KEEP_WITHIN]
-        if len(chosen) < 2 and len(scored) > 1:
-            chosen.append(scored[1].sentence)
-        quotes = Quotes(
-            tuple(s.text for s in chosen),
-            scored[0].sentence.text,
-            frozenset(name_terms),
-            self._uses,
-            self._idf.keys(),
+    def missing(self, question: str, quotes: Sequence[str], name_terms: Collection[str]) -> str:
+        """Why these quotes (the best first) lack what the question asks, or ""
+        (``answer_checks.missing_answer``)."""
+        if not quotes:
+            return ""
+        found = Quotes(
+            tuple(quotes), quotes[0], frozenset(name_terms), self._uses, self._idf.keys()
         )
-        reason = missing_answer(question, quotes)
-        if reason:
-            return Selection((), reason)
-        return Selection(tuple(sorted(chosen, key=lambda s: (s.doc_id, s.start))))
+        return missing_answer(question, found)
+
+
+def asks_type(question: str) -> bool:
+    """The question wants a kind of answer (a person, a time, a place, a count, a reason)."""
+    return any(asks.search(question) for asks, _ in _ANSWER_TYPES)
 
 
 def to_sources(sentences: Sequence[Sentence]) -> list[Source]:

@@ -1,11 +1,13 @@
 """One turn of the assistant, read top to bottom:
 
-    guard_in -> condense -> retrieve -> answer -> [write] -> guard_out
+    guard_in -> condense -> retrieve -> answer -> decide -> [write] -> guard_out
 
 Each stage is an object with one method over a ``TurnState`` (``assistant/stages.py``); the
 chain is their LCEL composition, and a stage that replies ends the turn early (only the
-writer, which passes anything but an answer through, and ``guard_out`` run after it). The answer stage quotes what the feature scorer or the trained
-reader (``assistant/reader``) chose, or answers a question about the documents as a whole.
+writer, which passes anything but an answer through, and ``guard_out`` run after it). The answer
+stage has an answerer (the feature scorer or the trained reader) rank the candidate sentences,
+or answers a question about the documents as a whole; ``decide`` turns any answerer's ranking
+into a calibrated confidence and the status that follows: answered, partial or abstained.
 The CLI, the web page, the API and the eval runner all call ``Assistant.reply``.
 """
 
@@ -21,6 +23,7 @@ from assistant.resources import Resources, get_resources
 from assistant.stages import (
     Answer,
     Condense,
+    Decide,
     GuardIn,
     GuardOut,
     Retrieve,
@@ -41,19 +44,20 @@ class Variant:
     names: bool = True
     condense: bool = True
     select: bool = True  # sentence selection; off: quote the top passages whole
-    reader: bool | None = None  # the trained reader answers; None: as Settings.answerer says
+    answerer: str | None = None  # "scorer", "reader"; None: as Settings.answerer says
 
 
 def stages(resources: Resources, variant: Variant = Variant()) -> list[Stage]:
     """The turn's stages, in order, for this variant."""
     settings = resources.settings
-    use_reader = settings.answerer == "reader" if variant.reader is None else variant.reader
+    answerer = variant.answerer or settings.answerer
     retriever = resources.retriever(variant)
     steps: list[Stage] = [
         GuardIn(resources),
         Condense(resources, rewrite=variant.condense),
         Retrieve(resources, retriever),
-        Answer(resources, use_reader=use_reader, whole_passages=not variant.select),
+        Answer(resources, answerer),
+        Decide(resources, answerer, whole_passages=not variant.select),
     ]
     if settings.llm:
         model = chat_model(settings.llm, settings.llm_base_url, settings.llm_timeout_s)

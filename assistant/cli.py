@@ -32,6 +32,8 @@ def _print_reply(reply, as_json: bool) -> None:
     print(reply.text)
     for source in reply.sources:
         print(f"  [{source.id}] {source.section} · chars {source.start}–{source.end}")
+    if reply.confidence is not None:
+        print(f"  ({reply.status}, confidence {reply.confidence:.2f})")
     print(flush=True)
 
 

@@ -105,6 +105,18 @@ class CorpusProfile:
             f"{self.covers}."
         )
 
+    def partial_lead(self, reason: str = "") -> str:
+        """The line before the quotes of a reply that does not answer directly, with the reason
+        when there is one."""
+        source = self.source
+        verb = "doesn't" if _singular(source) else "don't"
+        why = f": {reason}" if reason else ""
+        closest = "it comes" if _singular(source) else "they come"
+        return (
+            f"{source[0].upper()}{source[1:]} {verb} answer this directly{why}. "
+            f"The closest {closest}:"
+        )
+
     def lead(self, name: str | None = None) -> str:
         """The line before the quotes."""
         if name:

@@ -10,7 +10,10 @@ from typing import Protocol
 
 from assistant import rails, writer
 from assistant.answer import compose_answer, to_sources
+from assistant.answer_checks import is_task
+from assistant.answerers import Candidates
 from assistant.condense import condense_followup
+from assistant.decide import decide, load_calibrators
 from assistant.document import answer_about_documents, document_question
 from assistant.resources import Resources
 from assistant.smalltalk import small_talk
@@ -27,6 +30,8 @@ class TurnState:
     standalone: str = ""
     passages: tuple[Passage, ...] = ()
     names: tuple[str, ...] = ()
+    candidates: Candidates | None = None  # the answer stage's, for the decision
+    ranking: tuple[tuple[int, float], ...] = ()  # the answerer's (candidate, log-odds), best first
     reply: Reply | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -109,19 +114,16 @@ class Retrieve:
 
 
 class Answer:
-    """Quote the sentences that answer, or abstain. A question about the documents as a whole
-    (author, title, summary) is answered from them; others by the feature scorer, or by the
-    trained reader when ``use_reader``; ``whole_passages`` quotes the top passages whole."""
+    """A question about the documents as a whole (author, title, summary) is answered from
+    them; a request to write something is declined; any other question's candidate sentences
+    are ranked by the answerer (``assistant/answerers.py``) for the decision."""
 
     name = "answer"
     after_reply = False
 
-    def __init__(
-        self, resources: Resources, use_reader: bool = False, whole_passages: bool = False
-    ) -> None:
+    def __init__(self, resources: Resources, answerer: str | None = None) -> None:
         self.resources = resources
-        self.use_reader = use_reader and resources.reader is not None
-        self.whole_passages = whole_passages
+        self.answerer = resources.answerer(answerer)
 
     def __call__(self, state: TurnState) -> TurnState:
         profile = self.resources.profile
@@ -129,44 +131,65 @@ class Answer:
         if kind is not None:  # who wrote it, its title, what it is about
             found = answer_about_documents(kind, self.resources.library)
             if not found.sources:
-                return self._reply(state, "abstained", profile.abstention(found.missing))
+                return _reply(state, "abstained", profile.abstention(found.missing))
             answer = compose_answer(found.sources, found.lead)
-            return self._reply(state, "answered", answer, found.sources)
-        chosen, why = self._choose(state)
-        if chosen and self.whole_passages:
-            top = state.passages[: self.resources.settings.top_k]
-            chosen = tuple(s for p in top for s in p.sentences)
-        if not chosen:
-            return self._reply(state, "abstained", profile.abstention(why))
-        sources = to_sources(chosen)
-        lead = profile.lead(state.names[0] if state.names else None)
-        return self._reply(state, "answered", compose_answer(sources, lead), sources)
+            return _reply(state, "answered", answer, found.sources, confidence=1.0)
+        if is_task(state.standalone):
+            why = "I only answer questions about it, with its own words"
+            return _reply(state, "abstained", profile.abstention(why))
+        candidates = self.resources.candidates(state.standalone, state.passages, state.names)
+        ranking = tuple(self.answerer.rank(candidates))
+        return replace(state, candidates=candidates, ranking=ranking)
 
-    def _choose(self, state: TurnState) -> tuple[tuple, str]:
-        """The sentences to quote, or none and why."""
-        resources = self.resources
-        if self.use_reader:
-            return resources.read(state.standalone, state.passages, state.names).sentences, ""
-        features = resources.sentence_features(state.standalone, state.passages, state.names)
-        scored = resources.scorer.score(**features)
-        selection = resources.scorer.select(
-            state.standalone,
-            scored,
-            resources.settings.max_quotes,
-            names_asked=bool(state.names),
-            name_terms=features["name_terms"],
+
+class Decide:
+    """One calibrated confidence for any answerer's ranking, and the status it gives:
+    answered, partial ("not directly; the closest it comes") or abstained
+    (``assistant/decide.py``). ``whole_passages`` quotes the top passages whole."""
+
+    name = "decide"
+    after_reply = False
+
+    def __init__(
+        self, resources: Resources, answerer: str | None = None, whole_passages: bool = False
+    ) -> None:
+        self.resources = resources
+        self.calibrator = load_calibrators()[resources.answerer(answerer).name]
+        self.whole_passages = whole_passages
+
+    def __call__(self, state: TurnState) -> TurnState:
+        profile = self.resources.profile
+        if state.candidates is None:
+            return _reply(state, "abstained", profile.abstention())
+        found = decide(
+            state.candidates, list(state.ranking), self.calibrator, self.resources.scorer
         )
-        return selection.sentences, selection.reason
+        sentences = found.sentences
+        if found.status == "answered" and self.whole_passages:
+            top = state.passages[: self.resources.settings.top_k]
+            sentences = tuple(s for p in top for s in p.sentences)
+        if found.status == "abstained":
+            answer = profile.abstention(found.reason)
+            return _reply(state, "abstained", answer, confidence=found.confidence)
+        sources = to_sources(sentences)
+        if found.status == "partial":
+            lead = profile.partial_lead(found.reason)
+        else:
+            lead = profile.lead(state.names[0] if state.names else None)
+        answer = compose_answer(sources, lead)
+        return _reply(state, found.status, answer, sources, confidence=found.confidence)
 
-    @staticmethod
-    def _reply(state: TurnState, status, answer: str, sources=()) -> TurnState:
-        reply = Reply(state.question, state.standalone, status, answer, list(sources))
-        return replace(state, reply=reply)
+
+def _reply(state: TurnState, status, answer: str, sources=(), confidence=None) -> TurnState:
+    reply = Reply(state.question, state.standalone, status, answer, list(sources))
+    reply.confidence = confidence
+    return replace(state, reply=reply)
 
 
 class Write:
     """The optional writer: prose from the chosen quotes, each sentence checked
-    (``assistant/writer.py``). Only an answer with quotes reaches the model."""
+    (``assistant/writer.py``). Only a reply with quotes (answered or partial) reaches the
+    model; a partial one keeps its "not directly" lead."""
 
     name = "write"
     after_reply = True
@@ -177,9 +200,12 @@ class Write:
 
     def __call__(self, state: TurnState) -> TurnState:
         reply = state.reply
-        if reply is None or reply.status != "answered" or not reply.sources:
+        if reply is None or reply.status not in ("answered", "partial") or not reply.sources:
             return state
-        written = writer.write(self.model, reply.standalone_question, reply.sources, reply.answer)
+        # a partial reply's first paragraph is its "not directly" lead (Decide)
+        lead = reply.answer.split("\n\n", 1)[0] if reply.status == "partial" else ""
+        question = reply.standalone_question
+        written = writer.write(self.model, question, reply.sources, reply.answer, lead)
         checks = {
             "sentences": written.sentences,
             "removed": written.removed,

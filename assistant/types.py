@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 # "error": the service failed on its side (the page and the API say so; the chain never does)
-Status = Literal["answered", "abstained", "refused", "invalid", "error"]
+# "partial": the documents do not answer directly; the reply quotes the closest they come
+Status = Literal["answered", "partial", "abstained", "refused", "invalid", "error"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,9 @@ class Reply:
     timings_ms: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     refusal_reason: str | None = None  # refused: dosing, crisis, emergency, medical_advice, ...
+    # the probability that the quotes answer the question (assistant/decide.py); None when the
+    # turn never reached the decision (refused, invalid, small talk)
+    confidence: float | None = None
     writer: str = "extractive"  # or the model id of the writer that wrote the prose
     # the writer's checks: sentences written, removed (with why), fallback ("" when prose shown)
     writer_checks: dict = field(default_factory=dict)
@@ -99,6 +103,7 @@ class Reply:
             "question": self.question,
             "standalone_question": self.standalone_question,
             "status": self.status,
+            "confidence": None if self.confidence is None else round(self.confidence, 3),
             "refusal_reason": self.refusal_reason,
             "answer": self.text,
             "sources": [asdict(s) for s in self.sources],

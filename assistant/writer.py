@@ -7,7 +7,8 @@ quotes the answer stage chose. A written sentence is kept only if it cites quote
 its content words and every number in it stand in the quotes it cites, and it carries no dose
 figure; the quotes themselves are still shown, verbatim, below the prose. When the model fails,
 is slow or too little survives, the extractive answer is shown with a one-line note.
-Refusals, crisis replies, abstentions and small talk never reach the model.
+A "partial" reply (not directly answered) reaches it as such and keeps its lead. Refusals,
+crisis replies, abstentions and small talk never reach the model.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ SYSTEM = (
     "square brackets, like [1]. Do not add anything the quotes do not say. Never give a dose "
     "or an amount of any drug. If the quotes do not answer the question, reply only: "
     "NOT COVERED"
+)
+# A "partial" reply: the quotes are the closest the documents come, not an answer.
+PARTIAL = (
+    " These quotes do not answer the question directly: say in one or two sentences what they "
+    "do say that comes closest, without claiming it answers the question."
 )
 MIN_SUPPORT = 0.6  # share of a sentence's content words that must stand in its cited quotes
 _CITE = re.compile(r"\[(\d+)\]")
@@ -52,10 +58,13 @@ class Written:
     fallback: str = ""  # why the extractive answer is shown instead ("" when prose is shown)
 
 
-def prompt(question: str, sources: Sequence[Source]) -> list[tuple[str, str]]:
+def prompt(
+    question: str, sources: Sequence[Source], partial: bool = False
+) -> list[tuple[str, str]]:
     """The messages: the rules, then the question and the numbered quotes."""
     quotes = "\n".join(f"[{s.id}] {s.quote}" for s in sources)
-    return [("system", SYSTEM), ("human", f"Question: {question}\n\nQuotes:\n{quotes}")]
+    system = SYSTEM + (PARTIAL if partial else "")
+    return [("system", system), ("human", f"Question: {question}\n\nQuotes:\n{quotes}")]
 
 
 def split_sentences(text: str) -> list[str]:
@@ -96,15 +105,22 @@ def checked(text: str, sources: Sequence[Source]) -> tuple[list[str], list[str]]
     return kept, removed
 
 
-def compose(prose: Sequence[str], sources: Sequence[Source]) -> str:
-    """The checked prose, then every chosen quote, verbatim and numbered."""
-    return " ".join(prose) + "\n\n" + compose_answer(sources, "From the source:")
+def compose(prose: Sequence[str], sources: Sequence[Source], lead: str = "") -> str:
+    """The lead (a partial reply's "not directly"), the checked prose, then every chosen quote,
+    verbatim and numbered."""
+    head = f"{lead}\n\n" if lead else ""
+    return head + " ".join(prose) + "\n\n" + compose_answer(sources, "From the source:")
 
 
-def write(model, question: str, sources: Sequence[Source], extractive: str) -> Written:
-    """Ask the model, check what it wrote; the extractive answer (with a note) on any failure."""
+def write(
+    model, question: str, sources: Sequence[Source], extractive: str, partial_lead: str = ""
+) -> Written:
+    """Ask the model, check what it wrote; the extractive answer (with a note) on any failure.
+    With ``partial_lead`` the reply is a "not directly" one: the model is told so, and the
+    lead stays in front of its prose."""
     try:
-        text = str(model.invoke(prompt(question, sources)).content or "").strip()
+        messages = prompt(question, sources, partial=bool(partial_lead))
+        text = str(model.invoke(messages).content or "").strip()
     except Exception as error:  # noqa: BLE001 - any failure of the model falls back
         why = "slow" if "timeout" in type(error).__name__.lower() else "unavailable"
         return _fallback(extractive, why, f"{type(error).__name__}")
@@ -114,7 +130,7 @@ def write(model, question: str, sources: Sequence[Source], extractive: str) -> W
     total = len(kept) + len(removed)
     if not kept or len(kept) < len(removed):
         return Written(_with_note(extractive, "unsupported"), total, removed, "unsupported")
-    return Written(compose(kept, sources), total, removed)
+    return Written(compose(kept, sources, partial_lead), total, removed)
 
 
 def _with_note(extractive: str, why: str) -> str:

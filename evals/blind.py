@@ -71,7 +71,7 @@ def qa_metrics(assistant, rows: list[dict], documents: dict[str, str]) -> dict:
             r.evidence_cited for r in answerable if r.case.category == "followup"
         ),
         "unanswerable": len(unanswerable),
-        "abstention": rate(r.reply["status"] == "abstained" for r in unanswerable),
+        "abstention": rate(r.reply["status"] in ("abstained", "partial") for r in unanswerable),
         "false_abstention": rate(r.reply["status"] == "abstained" for r in answerable),
         "refused": rate(r.reply["status"] == "refused" for r in results),
         "citation_precision": rate(cited),

@@ -1,15 +1,20 @@
 """Fit the answer stage's sentence weights: a logistic regression over the features of
 `assistant.answer.FEATURES`, trained on the even-numbered answerable cases and checked on the
-odd-numbered ones. Prints the held-out accuracy and the weights to paste into answer.py.
+odd-numbered ones. Prints the held-out accuracy and the fitted weights; ``--write`` stores them
+in ``models/answer/scorer.json``, which the scorer reads (``assistant/answerers.py``).
 
-    python -m evals.fit_scorer
+    python -m evals.fit_scorer [--write]
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+
 import numpy as np
 
-from assistant.answer import FEATURES, WEIGHTS
+from assistant.answer import FEATURES
+from assistant.answerers import SCORER_WEIGHTS, scorer_weights
 from assistant.chain import Variant
 from assistant.config import Settings
 from assistant.resources import get_resources
@@ -21,8 +26,8 @@ def case_rows(resources, retriever, case):
     documents = retriever.invoke(question)
     passages = [resources.library.passages[d.id] for d in documents]
     names = documents[0].metadata["names"] if documents else []
-    inputs = resources.sentence_features(question, passages, names)
-    sentences, features = resources.scorer.features(**inputs)
+    candidates = resources.candidates(question, passages, names)
+    sentences, features = candidates.sentences, candidates.features
     labels = np.asarray(
         [any(s.start < b and a < s.end for a, b in case.spans) for s in sentences], dtype=int
     )
@@ -45,6 +50,9 @@ def top_hits(groups, weights, keep: float, max_quotes: int = 4) -> tuple[float, 
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="store the fitted weights")
+    args = parser.parse_args()
     from sklearn.linear_model import LogisticRegression
 
     resources = get_resources(Settings())
@@ -56,7 +64,7 @@ def main() -> None:
     y = np.concatenate([label for _, label in train])
     model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000).fit(x, y)
     fitted = model.coef_[0]
-    current = np.asarray([WEIGHTS[f] for f in FEATURES])
+    current = scorer_weights()
     for keep in (0.5, 1.0, 1.5):
         print(f"keep within {keep}:")
         for name, w in (("current", current), ("fitted", fitted)):
@@ -64,7 +72,11 @@ def main() -> None:
                 f"  {name:8} train top1/chosen {top_hits(train, w, keep)}"
                 f"  held-out {top_hits(test, w, keep)}"
             )
-    print("fitted weights:", {f: round(float(w), 2) for f, w in zip(FEATURES, fitted)})
+    weights = {f: round(float(w), 2) for f, w in zip(FEATURES, fitted)}
+    print("fitted weights:", weights)
+    if args.write:
+        data = {"weights": weights, "note": "python -m evals.fit_scorer --write"}
+        SCORER_WEIGHTS.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

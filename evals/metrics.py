@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from evals.cases import Case
+from evals.selective import Row
+from evals.selective import figures as selective_figures
 
 RECALL_KS = (1, 2, 4, 8)
 
@@ -30,6 +32,8 @@ class CaseResult:
             return self.reply.get("refusal_reason") == self.case.reason
         if self.case.expect == "smalltalk":
             return self.reply["status"] == "answered" and not self.reply["sources"]
+        if self.case.expect == "abstained":  # not answered: abstained, or "not directly"
+            return self.reply["status"] in ("abstained", "partial")
         return self.reply["status"] == self.case.expect
 
     @property
@@ -139,6 +143,7 @@ def compute_metrics(results: Sequence[CaseResult], disclaimer: str) -> dict[str,
     m["refused_answerable_rate"] = _rate(
         [r.reply["status"] == "refused" for r in by("answer", "followup")]
     )
+    m.update(selective_metrics(results))
     m.update(rail_metrics(results))
     m["dose_leaks"] = float(sum(r.leaks for r in results))
     m["followup_accuracy"] = _rate([r.correct for r in by("followup")])
@@ -165,6 +170,31 @@ def compute_metrics(results: Sequence[CaseResult], disclaimer: str) -> dict[str,
             m[f"{stage}_p50_ms"] = percentile(values, 50)
             m[f"{stage}_p95_ms"] = percentile(values, 95)
     return m
+
+
+def selective_rows(results: Sequence[CaseResult]) -> list[Row]:
+    """The question cases (answerable and not) that reached an answer, as selective-QA rows:
+    answered or not, right or not, and the reply's confidence."""
+    questions = ("answer", "dosing_adjacent", "followup", "abstain")
+    return [
+        Row(
+            r.reply["status"],
+            r.case.expect == "answered",
+            r.case.expect == "answered" and r.evidence_cited,
+            r.reply.get("confidence"),
+        )
+        for r in results
+        if r.case.category in questions
+        and r.reply["status"] in ("answered", "partial", "abstained")
+    ]
+
+
+def selective_metrics(results: Sequence[CaseResult]) -> dict[str, float | None]:
+    """Coverage, selective accuracy, coverage at 90%, AURC, ECE and the status shares
+    (``evals/selective.py``) over the question cases."""
+    found = selective_figures(selective_rows(results))
+    found.pop("questions")
+    return found
 
 
 def rail_metrics(results: Sequence[CaseResult]) -> dict[str, float | None]:

@@ -341,6 +341,11 @@ def report_md(
         "",
         f"![score per category]({plots['categories'].name})",
         "",
+        "## Selective answering",
+        "",
+        f"![risk-coverage]({plots['risk_coverage'].name}) "
+        f"![reliability]({plots['reliability'].name})",
+        "",
         "## Retrieval",
         "",
         f"![recall@k]({plots['recall'].name})",
@@ -358,6 +363,19 @@ def report_md(
     return "\n".join(out)
 
 
+def selective_plots(by_variant: dict[str, list[CaseResult]], out_dir: Path) -> dict[str, Path]:
+    """The risk-coverage curve and the reliability diagram of each answerer's confidence."""
+    from evals.metrics import selective_rows
+    from evals.selective_plots import plot_reliability, plot_risk_coverage
+
+    shown = [n for n in by_variant if n in ("full", "scorer", "reader")]
+    curves = {n: selective_rows(by_variant[n]) for n in shown}
+    return {
+        "risk_coverage": plot_risk_coverage(curves, out_dir / "risk_coverage.png"),
+        "reliability": plot_reliability(curves, out_dir / "reliability.png"),
+    }
+
+
 def write_report(
     out_dir: Path,
     by_variant: dict[str, list[CaseResult]],
@@ -373,6 +391,7 @@ def write_report(
         "categories": plot_categories(by_variant, out_dir / "category_scores.png"),
         "recall": plot_recall(columns, out_dir / "recall_at_k.png"),
         "latency": plot_latency(full, out_dir / "latency.png"),
+        **selective_plots(by_variant, out_dir),
     }
     results_path = out_dir / "results.json"
     results_path.write_text(

@@ -23,7 +23,8 @@ VARIANTS = {
     "no name index": {"names": False},
     "no condense": {"condense": False},
     "no sentence selection": {"select": False},
-    "reader": {"reader": True},
+    "scorer": {"answerer": "scorer"},
+    "reader": {"answerer": "reader"},
 }
 RANKED_K = 8  # retrieval is re-run at this depth to score recall@1..8 and MRR
 # A corpus folder run with --corpus holds its documents, its cases and its gate.
@@ -226,8 +227,8 @@ def squad_main(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     columns = run(Path(args.squad), args.articles, args.per_article, args.compare)
     thresholds = load_thresholds().get("squad", {})
-    failures = gate(columns["reader"], thresholds)
-    print(f"{args.squad}: {columns['reader']['questions']} questions")
+    failures = gate(columns["full"], thresholds)
+    print(f"{args.squad}: {columns['full']['questions']} questions")
     print(f"in {time.perf_counter() - started:.0f} s")
     print(metrics_table(columns, thresholds))
     if failures:

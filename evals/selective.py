@@ -71,7 +71,9 @@ def calibration_bins(rows: Sequence[Row], bins: int = 10) -> list[tuple[float, f
     scored = [r for r in rows if r.confidence is not None]
     for b in range(bins):
         lo, hi = b / bins, (b + 1) / bins
-        inside = [r for r in scored if lo <= r.confidence < hi or (b == bins - 1 and r.confidence == 1)]
+        inside = [
+            r for r in scored if lo <= r.confidence < hi or (b == bins - 1 and r.confidence == 1)
+        ]
         if inside:
             confidence = sum(r.confidence for r in inside) / len(inside)
             out.append((confidence, sum(r.holds for r in inside) / len(inside), len(inside)))

@@ -1,7 +1,8 @@
 """A SQuAD-format file through the real chain: each article indexed as its own corpus.
 
     assistant eval --squad FILE [--articles N] [--per-article N] [--compare]
-    python -m evals.squad FILE --calibrate     (writes models/reader/calibration.json)
+    python -m evals.squad FILE --calibrate     (the reader's sentence weights:
+                                                models/reader/calibration.json)
 
 Answerable questions: is a cited quote over the answer (evidence)? Unanswerable: did the chain
 abstain? Also false abstention, accuracy against always abstaining, citation precision,
@@ -110,8 +111,21 @@ def figures(rows: list) -> dict:
         flags = list(flags)
         return round(sum(flags) / len(flags), 3) if flags else None
 
+    from evals.selective import Row
+    from evals.selective import figures as selective_figures
+
     evidence = [any(_overlaps(s, q.spans) for s in r["sources"]) for q, r in answerable]
-    abstained = [r["status"] == "abstained" for _, r in unanswerable]
+    selective = selective_figures(
+        [
+            Row(r["status"], bool(q.spans), ok, r.get("confidence"))
+            for (q, r), ok in zip(answerable + unanswerable, evidence + [False] * len(unanswerable))
+            if r["status"] != "refused"
+        ]
+    )
+    selective.pop("questions")
+    # an unanswerable question is handled when it is not answered: abstained, or "not
+    # directly" (partial) with the closest quotes
+    abstained = [r["status"] in ("abstained", "partial") for _, r in unanswerable]
     cited = [_overlaps(s, q.spans) for q, r in answerable for s in r["sources"]]
     correct = evidence + abstained
     totals = [r["timings_ms"].get("total", 0.0) for _, r in rows]
@@ -129,23 +143,35 @@ def figures(rows: list) -> dict:
         "refused": rate(r["status"] == "refused" for _, r in rows),
         "foreign_subject": rate(r.get("foreign_subject", False) for _, r in rows),
         "latency_p50_ms": round(statistics.median(totals), 1) if totals else None,
+        **selective,
     }
 
 
+HELD_OUT = "full, held-out half"
+
+
 def run(path: Path, articles: int = 0, per_article: int = 0, compare: bool = False) -> dict:
-    """Figures per variant over the file's (first ``articles``) articles."""
+    """Figures per variant over the file's (first ``articles``) articles, and the full chain's
+    over the second half of the file's articles alone (``HELD_OUT``): on the shared dev file,
+    the half the decision was never fitted on (``evals/fit_decision.py``)."""
     data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    half = len(data) // 2
     if articles:
         data = data[:articles]
-    variants = {"reader": {"reader": True}}
+    variants = {"full": {}}
     if compare:
-        variants["feature scorer"] = {"reader": False}
+        variants.update({name: {"answerer": name} for name in ("scorer", "reader")})
     rows: dict[str, list] = {name: [] for name in variants}
+    held: list = []
     with tempfile.TemporaryDirectory(prefix="squad-") as work:
-        for article in data:
+        for number, article in enumerate(data):
             for name, found in run_article(article, per_article, variants, Path(work)).items():
                 rows[name] += found
-    return {name: figures(found) for name, found in rows.items()}
+                held += found if name == "full" and number >= half else []
+    columns = {name: figures(found) for name, found in rows.items()}
+    if held:
+        columns[HELD_OUT] = figures(held)
+    return columns
 
 
 def _holds(sentences, spans) -> bool:
@@ -195,17 +221,16 @@ CASE_WEIGHT = 10  # each eval-case sentence counts ten times in the fit: 112 cas
 
 
 def calibrate(path: Path, with_cases: bool = True) -> dict:
-    """Fit the sentence probability on the first half of the file's articles (and the fit half
-    of the project's eval cases) and report the other halves apart. The reader scores every
-    retrieved candidate of every question once; a logistic regression over SENTENCE_FEATURES
-    learns which sentence holds the answer; the threshold on the best sentence and the keep
-    ratio are set for accuracy (evidence on answerable, abstention on unanswerable), the mean
-    of the SQuAD and the eval-case accuracy."""
+    """Fit the reader's sentence probability on the first half of the file's articles (and the
+    fit half of the project's eval cases) and report the other halves apart: a logistic
+    regression over SENTENCE_FEATURES learns which candidate holds the answer. Reported: how
+    often the best candidate holds it, on answerable questions. (Whether to answer at all is
+    the decision's, ``python -m evals.fit_decision``.)"""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
     from assistant.config import Settings
-    from assistant.reader import Calibration, _logit, choose, reader
+    from assistant.reader import Calibration, logit, reader
     from assistant.resources import get_resources
 
     model, _ = reader()
@@ -223,65 +248,34 @@ def calibrate(path: Path, with_cases: bool = True) -> dict:
                     records.append(found)
     records += case_records(model) if with_cases else []
     half = len(data) // 2
-    fit_squad = [r for r in records if 0 <= r[0] < half]
-    fit_cases = [r for r in records if r[0] == -1]
-    held = [r for r in records if r[0] >= half]
-    cases_held = [r for r in records if r[0] == -2]
+    fit = [r for r in records if 0 <= r[0] < half or r[0] == -1]
 
     def rows(r):
-        return np.column_stack([[_logit(x) for x in r[3]], r[4]])
+        return np.column_stack([[logit(x) for x in r[3]], r[4]])
 
-    fit = fit_squad + fit_cases
     x = np.vstack([rows(r) for r in fit])
     y = np.concatenate([[_holds([s], r[1].spans) for s in r[2]] for r in fit])
     weight = np.concatenate([[CASE_WEIGHT if r[0] == -1 else 1] * len(r[2]) for r in fit])
     regression = LogisticRegression(max_iter=3000).fit(x, y, sample_weight=weight)
-    weights = tuple(round(float(w), 4) for w in regression.coef_[0])
-    bias = round(float(regression.intercept_[0]), 4)
-
-    def figures_for(group, calibration) -> dict:
-        evidence, abstained, false_abstention, cited = [], [], [], []
-        for _, q, sentences, scores, matrix in group:
-            chosen = choose(scores, sentences, calibration, matrix).sentences
-            if q.spans:
-                evidence.append(_holds(chosen, q.spans))
-                false_abstention.append(not chosen)
-                cited += [_holds([s], q.spans) for s in chosen]
-            else:
-                abstained.append(not chosen)
-        mean = lambda xs: round(float(np.mean(xs)), 3) if xs else None  # noqa: E731
-        return {
-            "questions": len(group),
-            "accuracy": mean(evidence + abstained),
-            "answerable_evidence": mean(evidence),
-            "abstention": mean(abstained),
-            "false_abstention": mean(false_abstention),
-            "citation_precision": mean(cited),
-        }
-
-    def objective(c) -> float:
-        parts = [figures_for(g, c)["accuracy"] for g in (fit_squad, fit_cases) if g]
-        return float(np.mean(parts))
-
-    best = max(
-        (
-            Calibration(float(round(t, 3)), keep, 3, weights, bias)
-            for t in np.arange(0.05, 0.96, 0.025)
-            for keep in (0.3, 0.5, 0.7, 0.9)
-        ),
-        key=objective,
+    calibration = Calibration(
+        tuple(round(float(w), 4) for w in regression.coef_[0]),
+        round(float(regression.intercept_[0]), 4),
     )
-    answerable = [r for r in records if r[1].spans and r[0] >= 0]
+
+    def top1(group) -> float | None:
+        hits = []
+        for _, q, sentences, scores, matrix in group:
+            if q.spans:
+                p = calibration.probabilities(scores, matrix)
+                hits.append(_holds([sentences[int(np.argmax(p))]], q.spans))
+        return round(float(np.mean(hits)), 3) if hits else None
+
     return {
-        "candidates_hold_answer": round(
-            float(np.mean([_holds(r[2], r[1].spans) for r in answerable])), 3
-        ),
-        "calibration": {k: getattr(best, k) for k in best.__dataclass_fields__},
+        "calibration": {"weights": calibration.weights, "bias": calibration.bias},
         "fit_articles": half,
-        "fit_squad": figures_for(fit_squad, best),
-        "fit_cases": figures_for(fit_cases, best),
-        "held_out_squad": figures_for(held, best),
-        "held_out_cases": figures_for(cases_held, best),
+        "top1_fit": top1(fit),
+        "top1_held_out_squad": top1([r for r in records if r[0] >= half]),
+        "top1_held_out_cases": top1([r for r in records if r[0] == -2]),
     }
 
 

@@ -1,10 +1,11 @@
 """The reply contract of ../shared/DESIGN.md, written once for every test that checks it."""
 
-STATUSES = {"answered", "abstained", "refused", "invalid", "error"}
+STATUSES = {"answered", "partial", "abstained", "refused", "invalid", "error"}
 REPLY_KEYS = {
     "question",
     "standalone_question",
     "status",
+    "confidence",  # the probability that the quotes answer; null when no answer was decided
     "refusal_reason",
     "answer",
     "sources",

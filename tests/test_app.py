@@ -43,6 +43,16 @@ def test_answer_markdown_has_badge_and_disclaimer(app_module):
     assert "badge" not in app.answer_markdown(answered)
 
 
+def test_every_decided_reply_says_how_sure_it_is(app_module):
+    answered = {"status": "answered", "confidence": 0.934, "answer": "> q [1]", "disclaimer": ""}
+    text = app_module.answer_markdown(answered)
+    assert 'class="badge badge-answered"' in text and "93% sure" in text
+    partial = {"status": "partial", "confidence": 0.41, "answer": "> q [1]", "disclaimer": ""}
+    text = app_module.answer_markdown(partial)
+    assert 'class="badge badge-partial"' in text and "Not directly" in text and "41% sure" in text
+    assert 'data-confidence="0.410"' in text
+
+
 @pytest.mark.parametrize(
     ("reason", "kind", "words"),
     [

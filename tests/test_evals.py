@@ -390,6 +390,8 @@ def test_write_report(tmp_path):
         "results.json",
         "cases.jsonl",
         "category_scores.png",
+        "risk_coverage.png",
+        "reliability.png",
         "recall_at_k.png",
         "latency.png",
     }

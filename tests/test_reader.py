@@ -1,5 +1,5 @@
-"""The reader stage (assistant/reader/): the decision, the choice of quotes, the calibration
-file, and the SQuAD pairs it is trained on. The ONNX model itself is checked in
+"""The reader (assistant/reader/): its sentence probability, the calibration file, and the
+SQuAD pairs it is trained on. The ONNX model itself is checked in
 tests/integration/test_reader_model.py."""
 
 from __future__ import annotations
@@ -8,46 +8,25 @@ import json
 
 import numpy as np
 
-from assistant.reader import Calibration, choose
+from assistant.reader import Calibration
 from assistant.reader.pairs import read_squad, training_pairs
-from assistant.types import Sentence
-
-
-def sentences(n: int) -> list[Sentence]:
-    return [Sentence("doc", "p", i, f"s{i}", 10 * i, 10 * i + 5, "S") for i in range(n)]
-
-
-def test_the_stage_abstains_below_the_threshold():
-    reading = choose([0.2, 0.1], sentences(2), Calibration(threshold=0.5))
-    assert reading.sentences == () and reading.confidence == 0.2
-
-
-def test_quotes_are_the_best_and_those_close_to_it_in_reading_order():
-    calibration = Calibration(threshold=0.5, keep_ratio=0.5, max_quotes=3)
-    reading = choose([0.3, 0.9, 0.6, 0.95], sentences(4), calibration)
-    assert [s.index for s in reading.sentences] == [1, 2, 3]
-
-
-def test_at_most_max_quotes():
-    reading = choose([0.9] * 6, sentences(6), Calibration(threshold=0.5, max_quotes=3))
-    assert len(reading.sentences) == 3
 
 
 def test_the_learned_probability_weighs_the_reader_beside_the_features():
     # the feature columns can outweigh the reader: a sentence the reader likes less but that
     # shares the question's words wins
-    calibration = Calibration(threshold=0.5, weights=(1.0, 0, 10.0, 0, 0, 0, 0), bias=-3.0)
+    calibration = Calibration(weights=(1.0, 0, 10.0, 0, 0, 0, 0), bias=-3.0)
     matrix = np.array([[0.2, 0.0, 1, 0, 0, 0], [0.2, 0.9, 1, 0, 0, 0]], dtype=np.float32)
-    reading = choose([0.9, 0.6], sentences(2), calibration, matrix)
-    assert [s.index for s in reading.sentences] == [1]
-    assert choose([0.9, 0.6], sentences(2), calibration, matrix * 0).sentences == ()
+    first, second = calibration.probabilities([0.9, 0.6], matrix)
+    assert second > 0.5 > first
+    assert Calibration().probabilities([0.9, 0.6], matrix) == [0.9, 0.6]
 
 
 def test_calibration_round_trips_through_its_file(tmp_path):
     path = tmp_path / "calibration.json"
-    path.write_text(json.dumps({"threshold": 0.4, "weights": [1, 2], "bias": 0.5}))
+    path.write_text(json.dumps({"weights": [1, 2], "bias": 0.5}))
     c = Calibration.load(path)
-    assert c.threshold == 0.4 and c.weights == (1, 2) and c.bias == 0.5
+    assert c.weights == (1, 2) and c.bias == 0.5
     assert Calibration.load(tmp_path / "missing.json") == Calibration()
 
 

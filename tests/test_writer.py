@@ -82,3 +82,17 @@ def test_a_provider_without_a_model_is_a_clear_error():
 
     with pytest.raises(ValueError, match="PROVIDER:MODEL"):
         writer.chat_model("gemma", None, 5)
+
+
+def test_a_partial_reply_is_written_as_one_and_keeps_its_lead():
+    seen = []
+
+    def answer(messages):
+        seen.append(messages)
+        return AIMessage(content="Psilocybin sessions are shorter, about four hours [1].")
+
+    lead = "The article doesn't answer this directly. The closest it comes:"
+    written = writer.write(RunnableLambda(answer), "q", QUOTES, EXTRACTIVE, partial_lead=lead)
+    assert "not answer the question directly" in seen[0][0][1]
+    assert written.answer.startswith(lead + "\n\nPsilocybin sessions are shorter")
+    assert "directly" not in writer.prompt("q", QUOTES)[0][1]

@@ -96,7 +96,7 @@ def guard_out(reply: Reply, documents: Mapping[str, str], disclaimer: str) -> Re
         kept.append(source)
 
     status = reply.status
-    if status == "answered" and reply.sources and not kept:
+    if status in ("answered", "partial") and reply.sources and not kept:
         status = "abstained"
         answer = _note("abstain_dose") if dropped_dose else _note("abstain_unverified")
         notes.append("abstained: no verified dose-free source left")

@@ -1,11 +1,10 @@
 """The reader: a cross-encoder trained by ``python -m assistant.reader.train`` (``make reader``)
 that reads a question against each candidate sentence and says how likely the sentence holds
-the answer. One calibrated threshold on the best sentence decides abstention; the quotes are
-the best sentence and those close to it (1-3), in document order.
+the answer. ``assistant/answerers.py`` ranks candidates with it; the decision to answer, say
+"not directly" or abstain is the shared one of ``assistant/decide.py``.
 
 The model (``models/reader/reader.onnx``, its tokenizer and ``calibration.json``) ships with the
-repository; ``reader()`` returns None when it is missing, and the answer stage then falls back
-to the feature scorer.
+repository; ``reader()`` returns None when it is missing, and the scorer answers instead.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from pathlib import Path
 from typing import Protocol
 
 from assistant.config import reader_dir
-from assistant.types import Sentence
 
 
 class Reader(Protocol):
@@ -33,19 +31,16 @@ class Reader(Protocol):
 # IDF-weighted overlap, the passage's fused rank, a named person, a reported finding, the kind
 # of answer asked), weighed by a logistic regression fitted by ``python -m evals.squad FILE
 # --calibrate`` on SQuAD 2.0 dev articles and a fixed half of the project's eval cases. The
-# best sentence's probability against one threshold decides abstention.
+# decision after it is ``assistant/decide.py``'s.
 SENTENCE_FEATURES = ("reader", "similarity", "lexical", "rank", "named", "finding", "answer_type")
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """Set on the SQuAD 2.0 dev file by ``python -m evals.squad --calibrate`` (see the card).
-    With ``weights`` a sentence's probability is the logistic regression over
-    SENTENCE_FEATURES; without, the reader's score alone."""
+    """How likely a candidate holds the answer: with ``weights``, the logistic regression over
+    SENTENCE_FEATURES (set by ``python -m evals.squad FILE --calibrate``); without, the
+    reader's score alone."""
 
-    threshold: float = 0.5  # the decision (or best score) must reach this, or the stage abstains
-    keep_ratio: float = 0.5  # a further quote must score at least this share of the best
-    max_quotes: int = 3
     weights: tuple[float, ...] = ()
     bias: float = 0.0
 
@@ -54,8 +49,7 @@ class Calibration:
         if not path.exists():
             return cls()
         data = json.loads(path.read_text(encoding="utf-8"))
-        data["weights"] = tuple(data.get("weights", ()))
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        return cls(tuple(data.get("weights", ())), float(data.get("bias", 0.0)))
 
     def probabilities(self, scores: Sequence[float], matrix) -> list[float]:
         """How likely each candidate answers: ``scores`` from the reader, ``matrix`` the
@@ -64,44 +58,15 @@ class Calibration:
             return list(scores)
         out = []
         for score, row in zip(scores, matrix):
-            z = self.bias + self.weights[0] * _logit(score)
+            z = self.bias + self.weights[0] * logit(score)
             z += sum(w * float(x) for w, x in zip(self.weights[1:], row))
             out.append(1.0 / (1.0 + math.exp(-z)))
         return out
 
 
-@dataclass(frozen=True)
-class Reading:
-    """The reader's verdict on a question: the chosen sentences (empty: abstain) and the best
-    score, for the reply's notes and the evals."""
-
-    sentences: tuple[Sentence, ...]
-    confidence: float
-
-
-def _logit(p: float) -> float:
+def logit(p: float) -> float:
     p = min(max(p, 1e-6), 1 - 1e-6)
     return math.log(p / (1 - p))
-
-
-def choose(
-    scores: Sequence[float],
-    candidates: Sequence[Sentence],
-    calibration: Calibration,
-    matrix=None,
-) -> Reading:
-    """The best sentence if its probability clears the threshold, with the sentences close to
-    it (1-3), in reading order; none when it does not."""
-    if not candidates:
-        return Reading((), 0.0)
-    probabilities = calibration.probabilities(scores, matrix)
-    ranked = sorted(zip(probabilities, range(len(candidates))), reverse=True)
-    best = ranked[0][0]
-    if best < calibration.threshold:
-        return Reading((), best)
-    floor = best * calibration.keep_ratio
-    chosen = [candidates[i] for p, i in ranked[: calibration.max_quotes] if p >= floor]
-    return Reading(tuple(sorted(chosen, key=lambda s: (s.doc_id, s.start))), best)
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,9 @@ from assistant.config import ROOT
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOT = ROOT / "docs" / "screenshot.png"
+# written under reports/ (git-ignored): the tests leave the checkout clean; copy it over
+# docs/screenshot.png to refresh the README's picture
+SCREENSHOT = ROOT / "reports" / "screenshot.png"
 TURN_TIMEOUT_MS = 60_000
 
 
@@ -116,6 +118,14 @@ def test_dosing_question_gets_the_refusal_badge(chat):
     assert chat.page.locator("#sources mark").count() == 0
     assert bubble.locator(".disclaimer").is_visible()
     assert not re.search(r"\d+\s*(mg|milligram)", bubble.inner_text(), re.I)
+
+
+def test_a_question_answered_only_indirectly_gets_the_partial_badge(chat):
+    bubble = chat.ask("What year was Rachel Nuwer born?")
+    badge = bubble.locator(".badge-partial")
+    assert badge.is_visible() and "% sure" in badge.inner_text()
+    assert "doesn't answer this directly" in bubble.inner_text()
+    assert chat.page.locator("#sources mark").count() >= 1
 
 
 def test_off_topic_question_gets_the_abstained_badge(chat):

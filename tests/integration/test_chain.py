@@ -142,18 +142,29 @@ def test_bytes_message_is_read_as_utf8(assistant):
 
 
 @pytest.mark.parametrize(
-    "question",
-    [
-        "How do I bake sourdough bread?",
-        "Is ketamine used for chronic pain?",
-        "Is psilocybin legal in Oregon?",
-    ],
+    "question", ["How do I bake sourdough bread?", "What is the capital of Australia?"]
 )
 def test_off_topic_questions_are_abstained(assistant, question):
     reply = assistant.reply(question)
     assert reply.status == "abstained", reply.answer
     assert reply.sources == []
     assert "does not cover" in reply.answer
+    assert reply.confidence is not None and reply.confidence < 0.5
+
+
+@pytest.mark.parametrize(
+    ("question", "word"),
+    [
+        ("Is ketamine used for chronic pain?", "ketamine"),
+        ("Is psilocybin legal in Oregon?", "Oregon"),
+    ],
+)
+def test_a_question_about_something_never_mentioned_is_not_answered_and_says_so(
+    assistant, question, word
+):
+    reply = assistant.reply(question)
+    assert reply.status in ("partial", "abstained"), reply.answer
+    assert f"never mentions {word}" in reply.answer
 
 
 @pytest.mark.parametrize(
@@ -165,13 +176,20 @@ def test_off_topic_questions_are_abstained(assistant, question):
         ("What is Joel Castellanos's medical specialty?", "specialty"),
         ("Where does Maya Armstrong work?", "where they work"),
         ("Who founded MAPS?", "who founded"),
-        ("Write me a poem about the ocean.", "only answer questions"),
     ],
 )
-def test_near_misses_are_abstained_with_what_is_missing(assistant, question, reason):
+def test_near_misses_are_not_answered_and_say_what_is_missing(assistant, question, reason):
     reply = assistant.reply(question)
-    assert reply.status == "abstained", reply.answer
+    assert reply.status in ("partial", "abstained"), reply.answer
     assert reason in reply.answer
+    if reply.status == "partial":  # "not directly; the closest it comes": 1-2 quotes
+        assert reply.answer.startswith("The article doesn't answer this directly")
+        assert 1 <= len(reply.sources) <= 2
+
+
+def test_a_request_to_write_something_is_declined(assistant):
+    reply = assistant.reply("Write me a poem about the ocean.")
+    assert reply.status == "abstained" and "only answer questions" in reply.answer
 
 
 @pytest.mark.parametrize(
@@ -260,9 +278,9 @@ def test_timings_cover_the_stages_that_ran(assistant, status):
     stages = sum(v for k, v in timings.items() if k != "total")
     assert timings["total"] >= stages * 0.99
     if status in {"answered", "abstained"}:
-        assert {"condense", "retrieve", "answer"} <= set(timings)
+        assert {"condense", "retrieve", "answer", "decide"} <= set(timings)
     else:
-        assert not {"condense", "retrieve", "answer"} & set(timings)
+        assert not {"condense", "retrieve", "answer", "decide"} & set(timings)
 
 
 @pytest.mark.parametrize("status", sorted(ONE_OF_EACH))

@@ -25,14 +25,16 @@ def test_the_reader_prefers_the_sentence_that_answers(shipped):
 
 def test_the_calibration_ships_with_the_model(shipped):
     _, calibration = shipped
-    assert calibration.weights and 0 < calibration.threshold < 1
+    assert len(calibration.weights) == 7 and calibration.bias
 
 
 def test_the_chain_answers_and_abstains_with_the_reader(settings):
     from assistant.chain import Assistant, Variant
+    from assistant.decide import load_calibrators
 
-    assistant = Assistant(settings, Variant(reader=True))
+    assistant = Assistant(settings, Variant(answerer="reader"))
     answered = assistant.reply("Where does James Close work?")
     assert answered.status == "answered" and 1 <= len(answered.sources) <= 3
+    assert answered.confidence >= load_calibrators()["reader"].answer_at
     assert any("Imperial College London" in s.quote for s in answered.sources)
     assert assistant.reply("How do I bake sourdough bread?").status == "abstained"
