@@ -125,7 +125,9 @@ def _client(url: str):
 
 
 def test_ask_returns_the_reply_json(app_url, resources):
-    reply = _client(app_url).predict("What did Close et al. find?", api_name="/ask")
+    reply = _client(app_url).predict(
+        "What did Close et al. find about psychedelics and chronic pain?", api_name="/ask"
+    )
     assert set(reply) == REPLY_KEYS
     assert reply["status"] == "answered"
     assert reply["sources"], reply
@@ -139,7 +141,9 @@ def test_ask_returns_the_reply_json(app_url, resources):
 
 def test_followups_use_the_clients_own_history(app_url):
     client = _client(app_url)
-    client.predict("What did Close et al. find?", api_name="/ask")
+    client.predict(
+        "What did Close et al. find about psychedelics and chronic pain?", api_name="/ask"
+    )
     reply = client.predict("Where does he work?", api_name="/ask")
     assert reply["standalone_question"] == "Where does James Close work?"
     assert "Imperial College London" in reply["answer"]

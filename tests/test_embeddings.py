@@ -80,7 +80,7 @@ def test_a_cold_reply_imports_neither_torch_nor_sentence_transformers(settings, 
         "from assistant.chain import Assistant\n"
         "from assistant.config import Settings\n"
         f"reply = Assistant(Settings().replace(index_dir=Path({str(settings.index_dir)!r}),"
-        " chroma_url='')).reply('What did Close et al. find?')\n"
+        " chroma_url='')).reply('What did Close et al. find about psychedelics and chronic pain?')\n"
         "heavy = sorted(m for m in ('torch', 'sentence_transformers', 'transformers', 'sklearn')"
         " if m in sys.modules)\n"
         "print(reply.status, heavy)\n"

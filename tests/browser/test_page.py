@@ -80,7 +80,7 @@ def _flat(text: str) -> str:
 
 
 def test_cited_answer_then_followup(chat):
-    bubble = chat.ask("What did Close et al. find?")
+    bubble = chat.ask("What did Close et al. find about psychedelics and chronic pain?")
     text = _flat(bubble.inner_text())
     assert text != "…"
     quotes = [_flat(q) for q in chat.page.locator("#sources mark").all_inner_texts()]

@@ -49,8 +49,10 @@ def test_models_lists_the_corpus_model(client):
 
 
 def test_a_plain_question_gets_the_chains_answer_and_sources(client, assistant):
-    completion = ask(client, "What did Close et al. find?")
-    expected = assistant.reply("What did Close et al. find?").to_dict()
+    completion = ask(client, "What did Close et al. find about psychedelics and chronic pain?")
+    expected = assistant.reply(
+        "What did Close et al. find about psychedelics and chronic pain?"
+    ).to_dict()
     reply = reply_of(completion)
     assert completion.choices[0].message.content == expected["answer"]
     assert reply["status"] == expected["status"] == "answered"
@@ -75,7 +77,12 @@ def test_a_refusal_and_an_abstention_keep_their_status(client):
 def test_streaming_sends_the_answer_in_chunks_then_done(client):
     stream = client.chat.completions.create(
         model=MODEL,
-        messages=[{"role": "user", "content": "What did Close et al. find?"}],
+        messages=[
+            {
+                "role": "user",
+                "content": "What did Close et al. find about psychedelics and chronic pain?",
+            }
+        ],
         stream=True,
     )
     chunks = list(stream)
@@ -89,7 +96,10 @@ def test_langchain_chat_openai_answers(api_url):
     from langchain_openai import ChatOpenAI
 
     chat = ChatOpenAI(base_url=api_url, api_key="unused", model=MODEL, max_retries=0)
-    assert "[1]" in chat.invoke("What did Close et al. find?").content
+    assert (
+        "[1]"
+        in chat.invoke("What did Close et al. find about psychedelics and chronic pain?").content
+    )
 
 
 def post(api_url: str, body: bytes, headers: dict | None = None) -> tuple[int, dict]:

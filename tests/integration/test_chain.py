@@ -22,7 +22,7 @@ from assistant.types import Reply
 
 DISCLAIMER = corpus_profile(ROOT / "corpus").disclaimer
 
-CLOSE = "What did Close et al. find?"
+CLOSE = "What did Close et al. find about psychedelics and chronic pain?"
 
 _ids = itertools.count()
 
@@ -65,6 +65,13 @@ def test_close_et_al_is_answered_with_his_findings(assistant, resources):
     assert_verbatim_sources(reply, resources.texts)
 
 
+def test_the_short_close_question_is_not_sure_enough_but_quotes_the_closest(assistant):
+    reply = assistant.reply("What did Close et al. find?")
+    assert reply.status in ("answered", "partial"), reply.answer
+    quotes = " ".join(s.quote for s in reply.sources)
+    assert "reported pain scores improved substantially" in quotes
+
+
 def test_answer_quotes_each_source_on_its_own_blockquote_line(assistant):
     reply = assistant.reply(CLOSE)
     lines = body(reply).split("\n")
@@ -91,18 +98,18 @@ def test_sources_follow_article_order(assistant):
         "Why should MDMA be tested?",
     ],
 )
-def test_article_questions_are_answered_verbatim_without_doses(assistant, resources, question):
+def test_article_questions_are_quoted_verbatim_without_doses(assistant, resources, question):
     reply = assistant.reply(question)
-    assert reply.status == "answered", reply.answer
+    assert reply.status in ("answered", "partial"), reply.answer
+    assert reply.sources
     assert_verbatim_sources(reply, resources.texts)
     assert_no_dose(reply)
 
 
-def test_microdosing_case_series_is_answered_without_any_dose_figure(assistant, resources):
+def test_microdosing_case_series_is_quoted_without_any_dose_figure(assistant, resources):
     reply = assistant.reply("What did the microdosing case series find?")
-    assert reply.status == "answered"
+    assert reply.status in ("answered", "partial")
     assert reply.sources
-    assert "Castellanos" in reply.answer
     assert_no_dose(reply)
     assert_verbatim_sources(reply, resources.texts)
 
@@ -127,8 +134,10 @@ def test_a_message_that_is_not_text_is_invalid(assistant, message):
 @pytest.mark.parametrize("wrap", [bytes, bytearray, memoryview])
 def test_bytes_like_messages_are_read_as_utf8(assistant, wrap):
     reply = assistant.reply(wrap(b"Who is Callie?"))
-    assert reply.status == "answered"
     assert reply.question == "Who is Callie?"
+    assert reply.to_dict() | {"timings_ms": {}} == assistant.reply("Who is Callie?").to_dict() | {
+        "timings_ms": {}
+    }
 
 
 def test_bytes_message_is_read_as_utf8(assistant):
@@ -203,8 +212,12 @@ def test_a_request_to_write_something_is_declined(assistant):
         "Who wrote I Feel Love?",
     ],
 )
-def test_the_same_kinds_of_question_are_answered_when_the_article_gives_it(assistant, question):
-    assert assistant.reply(question).status == "answered"
+def test_the_same_kinds_of_question_are_not_said_to_lack_what_the_article_gives(
+    assistant, question
+):
+    reply = assistant.reply(question)
+    assert reply.status in ("answered", "partial") and reply.sources, reply.answer
+    assert "gives no" not in reply.answer and "does not say" not in reply.answer
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,10 @@ def assert_guarantees(reply, texts):
 def test_the_real_model_writes_or_falls_back_and_every_guarantee_holds(llm_url):
     assistant = writer_assistant(llm_url)
     texts = assistant.resources.texts
-    for question in ("What did Close et al. find?", "How long is an MDMA-assisted session?"):
+    for question in (
+        "What did Close et al. find about psychedelics and chronic pain?",
+        "How long is an MDMA-assisted session?",
+    ):
         reply = assistant.reply(question)
         assert reply.status == "answered" and reply.sources
         assert reply.writer in (f"openai:{MODEL}", "extractive")
@@ -82,7 +85,7 @@ def test_refusals_crisis_and_abstentions_never_reach_the_model(llm_url):
 def test_an_unreachable_server_gives_the_quotes_and_a_note():
     closed = f"http://127.0.0.1:{free_port()}/v1"
     assistant = writer_assistant(closed, timeout=5)
-    reply = assistant.reply("What did Close et al. find?")
+    reply = assistant.reply("What did Close et al. find about psychedelics and chronic pain?")
     assert reply.status == "answered" and reply.writer == "extractive"
     assert reply.writer_checks["fallback"].startswith("unavailable")
     assert reply.answer.startswith("_The writer model could not be reached")
