@@ -75,13 +75,16 @@ class Settings(BaseSettings):
     candidates: int = 10
 
     # Answer
-    max_quotes: int = 4  # at least two are quoted when two sentences were retrieved
-    # Which answers: "scorer" (the feature scorer and its answer checks) or "reader" (the trained
-    # reader, models/reader). Measured 2026-12-01: on SQuAD 2.0 dev through the chain the reader
-    # is right on 0.58 of questions and the scorer on 0.49 (always abstaining: 0.50); on the
-    # article's blind set the scorer cites the evidence for 0.86 of answerable questions and
-    # abstains on 0.70 of the others, the reader 0.64 and 0.60. So the scorer stays the default
-    # for the article; the reader is for documents nobody tuned the scorer on.
+    # Which answerer ranks the candidates (assistant/answerers.py): "reader" (the trained
+    # reader, models/reader) or "scorer" (the feature scorer); the decision after either is
+    # assistant/decide.py's. Measured 2026-12-07 with the calibrated decision: on the blind
+    # article_qa_v2 the reader's answers are right 0.865 of the time (scorer 0.860), it answers
+    # 0.041 of the unanswerable questions (0.061) and its quotes hold the answer 0.89 of the
+    # time (0.35); on SQuAD 2.0 dev 0.690 (0.637) and 0.155 (0.219). The scorer answers a little
+    # more (0.276 and 0.335 of the questions against 0.237 and 0.310), its confidence is better
+    # calibrated on the blind set (ECE 0.056 against 0.096), and a turn costs a fifth of the
+    # reader's (p50 14 against 85 ms through the chain on SQuAD dev; the test suite on 2 cores
+    # took 18.5 minutes with the reader as default): the scorer stays the default.
     answerer: str = "scorer"
     # The reader reads this many candidate sentences, the best by the feature scorer: each
     # pair costs a few ms on 2 cores. On SQuAD dev (1,321 answerable questions, 15.5 candidate

@@ -12,7 +12,7 @@ questions of other corpora). Three outcomes:
                 calibration data: the best sentence and those close to it;
 - ``partial``   not that sure, but relevance >= ``relevant_at`` (the question is more likely on
                 the documents' subject than not): "not directly; the closest it comes" and the
-                best one or two sentences;
+                same quotes, so the confidence always speaks of the quotes shown;
 - ``abstained`` otherwise: nothing relevant to quote.
 
 What used to be hard rules (a relevance floor, words the documents never use, the answer-type
@@ -87,7 +87,6 @@ class Calibrator:
     keep_within: float = 3.0  # further quotes score within this many log-odds of the best
     max_quotes: int = 4
     min_quotes: int = 1
-    partial_quotes: int = 2
 
 
 @cache
@@ -166,9 +165,8 @@ def decide(
     if confidence >= calibrator.answer_at:
         return Decision("answered", confidence, _in_order(candidates, chosen))
     why = _why_not(candidates, chosen, scorer)
-    if calibrator.relevance(x) >= calibrator.relevant_at:
-        closest = [i for i, _ in ranking[: calibrator.partial_quotes]]
-        return Decision("partial", confidence, _in_order(candidates, closest), why)
+    if calibrator.relevance(x) >= calibrator.relevant_at:  # the same quotes, as the closest
+        return Decision("partial", confidence, _in_order(candidates, chosen), why)
     return Decision("abstained", confidence, (), why)
 
 

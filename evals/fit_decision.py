@@ -67,8 +67,8 @@ THRESHOLD_DOMAINS = ("article", "household", "shifts", "squad-dev")
 # 3 log-odds of its best (0.94 of the eval cases' answers cite the gold evidence, 2.9 quotes
 # each; fit_scorer), and at least two; the reader's scores are sharper.
 QUOTES = {
-    "scorer": {"keep_within": 3.0, "max_quotes": 4, "min_quotes": 2, "partial_quotes": 2},
-    "reader": {"keep_within": 1.5, "max_quotes": 3, "min_quotes": 1, "partial_quotes": 2},
+    "scorer": {"keep_within": 3.0, "max_quotes": 4, "min_quotes": 2},
+    "reader": {"keep_within": 1.5, "max_quotes": 3, "min_quotes": 1},
 }
 UNANSQ_CORPUS = 25  # paragraphs per corpus
 UNANSQ_CORPORA = 8

@@ -88,10 +88,11 @@ def test_decide_answers_above_the_threshold_in_reading_order(sentences, scorer):
 
 def test_decide_says_not_directly_when_unsure_but_on_the_subject(sentences, scorer):
     candidates = _candidates(sentences, "What happened to MDMA?")
-    ranking = [(2, 0.0), (0, -0.1), (1, -0.2)]  # confidence 0.5, relevance 0.88
-    calibrator = _calibrator(relevance_bias=2.0, keep_within=5.0, partial_quotes=2)
+    ranking = [(2, 0.0), (0, -0.1), (1, -2.0)]  # confidence 0.5, relevance 0.88
+    calibrator = _calibrator(relevance_bias=2.0, keep_within=1.0)
     found = decide(candidates, ranking, calibrator, scorer)
     assert found.status == "partial" and found.confidence == pytest.approx(0.5)
+    # the quotes an answer would give: those within keep_within of the best
     assert {s.text for s in found.sentences} == {candidates.sentences[i].text for i in (2, 0)}
 
 

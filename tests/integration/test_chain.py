@@ -191,9 +191,9 @@ def test_near_misses_are_not_answered_and_say_what_is_missing(assistant, questio
     reply = assistant.reply(question)
     assert reply.status in ("partial", "abstained"), reply.answer
     assert reason in reply.answer
-    if reply.status == "partial":  # "not directly; the closest it comes": 1-2 quotes
+    if reply.status == "partial":  # "not directly; the closest it comes", then the quotes
         assert reply.answer.startswith("The article doesn't answer this directly")
-        assert 1 <= len(reply.sources) <= 2
+        assert 1 <= len(reply.sources) <= 4
 
 
 def test_a_request_to_write_something_is_declined(assistant):
@@ -372,7 +372,7 @@ def test_without_selection_whole_passages_are_quoted_and_verified(settings, reso
     whole = Assistant(settings, Variant(select=False))
     reply = whole.reply(CLOSE)
     assert reply.status == "answered"
-    assert len(reply.sources) > settings.max_quotes
+    assert len(reply.sources) > 4  # more than any answerer quotes
     assert_verbatim_sources(reply, resources.texts)
     assert_no_dose(reply)
 
