@@ -54,7 +54,8 @@ def test_the_real_model_writes_or_falls_back_and_every_guarantee_holds(llm_url):
         "How long is an MDMA-assisted session?",
     ):
         reply = assistant.reply(question)
-        assert reply.status == "answered" and reply.sources
+        # answered, or "not directly" (partial): either reaches the model with its quotes
+        assert reply.status in ("answered", "partial") and reply.sources
         assert reply.writer in (f"openai:{MODEL}", "extractive")
         checks = reply.writer_checks
         assert set(checks) == {"sentences", "removed", "fallback"}
