@@ -42,9 +42,8 @@ class Candidates:
     name_terms: frozenset[str] = frozenset()
 
 
-Ranking = list[
-    tuple[int, float]
-]  # (candidate index, log-odds that it holds the answer), best first
+# (candidate index, log-odds that it holds the answer), best first
+Ranking = list[tuple[int, float]]
 
 
 class Answerer(Protocol):

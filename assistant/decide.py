@@ -72,8 +72,8 @@ class Logistic:
 
     @classmethod
     def of(cls, data: dict) -> Logistic:
-        return cls(*(tuple(data[k]) for k in ("weights",)), float(data["bias"]),
-                   tuple(data["mean"]), tuple(data["scale"]))  # fmt: skip
+        weights, mean, scale = (tuple(data[k]) for k in ("weights", "mean", "scale"))
+        return cls(weights, float(data["bias"]), mean, scale)
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,7 @@ class Answer:
             if not found.sources:
                 return _reply(state, "abstained", profile.abstention(found.missing))
             answer = compose_answer(found.sources, found.lead)
-            return _reply(state, "answered", answer, found.sources, confidence=1.0)
+            return _reply(state, "answered", answer, found.sources)
         if is_task(state.standalone):
             why = "I only answer questions about it, with its own words"
             return _reply(state, "abstained", profile.abstention(why))

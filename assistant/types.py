@@ -85,7 +85,8 @@ class Reply:
     notes: list[str] = field(default_factory=list)
     refusal_reason: str | None = None  # refused: dosing, crisis, emergency, medical_advice, ...
     # the probability that the quotes answer the question (assistant/decide.py); None when the
-    # turn never reached the decision (refused, invalid, small talk)
+    # turn never reached the decision (refused, invalid, small talk, a question about the
+    # document as a whole answered from its header, a request to write something)
     confidence: float | None = None
     writer: str = "extractive"  # or the model id of the writer that wrote the prose
     # the writer's checks: sentences written, removed (with why), fallback ("" when prose shown)
