@@ -181,8 +181,9 @@ class Decide:
 
 
 def _reply(state: TurnState, status, answer: str, sources=(), confidence=None) -> TurnState:
-    reply = Reply(state.question, state.standalone, status, answer, list(sources))
-    reply.confidence = confidence
+    reply = Reply(
+        state.question, state.standalone, status, answer, list(sources), confidence=confidence
+    )
     return replace(state, reply=reply)
 
 

@@ -184,11 +184,19 @@ def _record(resources, number, q: SquadQuestion, model):
     docs = resources.retriever().invoke(q.text)
     passages = [resources.library.passages[d.id] for d in docs]
     names = tuple(docs[0].metadata["names"]) if docs else ()
-    sentences, matrix = resources.candidates(q.text, passages, names)
-    if not sentences:
+    import numpy as np
+
+    from assistant.answerers import prior
+
+    candidates = resources.candidates(q.text, passages, names)
+    if not candidates.sentences:
         return None
+    # the candidates the reader reads: the scorer's best ``reader_candidates``
+    keep = resources.settings.reader_candidates
+    best = sorted(np.argsort(-prior(candidates), kind="stable")[:keep].tolist())
+    sentences = [candidates.sentences[i] for i in best]
     scores = model.score([(q.text, s.text) for s in sentences])
-    return (number, q, sentences, scores, matrix)
+    return (number, q, sentences, scores, candidates.features[best])
 
 
 def case_records(model) -> list:
