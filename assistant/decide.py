@@ -12,7 +12,7 @@ questions of other corpora). Three outcomes:
                 calibration data: the best sentence and those close to it;
 - ``partial``   not that sure, but relevance >= ``relevant_at`` (the question is more likely on
                 the documents' subject than not): "not directly; the closest it comes" and the
-                same quotes, so the confidence always speaks of the quotes shown;
+                same quotes, so a reply's confidence always speaks of the quotes it shows;
 - ``abstained`` otherwise: nothing relevant to quote.
 
 What used to be hard rules (a relevance floor, words the documents never use, the answer-type
@@ -68,7 +68,9 @@ class Logistic:
 
     def __call__(self, x: np.ndarray) -> float:
         z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
-        return 1.0 / (1.0 + math.exp(-(float(z @ np.asarray(self.weights)) + self.bias)))
+        t = float(z @ np.asarray(self.weights)) + self.bias
+        # the logistic function, without overflow for extreme log-odds
+        return 1.0 / (1.0 + math.exp(-t)) if t >= 0 else math.exp(t) / (1.0 + math.exp(t))
 
     @classmethod
     def of(cls, data: dict) -> Logistic:
@@ -105,7 +107,7 @@ def load_calibrators(path: Path = DECISION_FILE) -> dict[str, Calibrator]:
 @dataclass(frozen=True)
 class Decision:
     status: str  # answered | partial | abstained
-    confidence: float
+    confidence: float | None  # None: nothing to decide on (no candidate sentence)
     sentences: tuple[Sentence, ...]  # in reading order
     reason: str = ""  # not answered: why, when known (a word never used, a date not given)
 
@@ -158,7 +160,7 @@ def decide(
 ) -> Decision:
     """Quotes and a calibrated confidence, and the status that follows from it."""
     if not ranking:
-        return Decision("abstained", 0.0, ())
+        return Decision("abstained", None, ())
     chosen = choose_quotes(ranking, calibrator)
     x = features(candidates, ranking, chosen, scorer)
     confidence = calibrator.confidence(x)

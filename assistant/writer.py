@@ -26,9 +26,9 @@ SYSTEM = (
     "You answer a question using only the numbered quotes you are given. Write one to three "
     "short, plain sentences. End every sentence with the number of the quote it rests on, in "
     "square brackets, like [1]. Do not add anything the quotes do not say. Never give a dose "
-    "or an amount of any drug. If the quotes do not answer the question, reply only: "
-    "NOT COVERED"
+    "or an amount of any drug."
 )
+NOT_COVERED = " If the quotes do not answer the question, reply only: NOT COVERED"
 # A "partial" reply: the quotes are the closest the documents come, not an answer.
 PARTIAL = (
     " These quotes do not answer the question directly: say in one or two sentences what they "
@@ -63,7 +63,8 @@ def prompt(
 ) -> list[tuple[str, str]]:
     """The messages: the rules, then the question and the numbered quotes."""
     quotes = "\n".join(f"[{s.id}] {s.quote}" for s in sources)
-    system = SYSTEM + (PARTIAL if partial else "")
+    # a partial reply is known not to answer directly: the model says what comes closest
+    system = SYSTEM + (PARTIAL if partial else NOT_COVERED)
     return [("system", system), ("human", f"Question: {question}\n\nQuotes:\n{quotes}")]
 
 

@@ -3,7 +3,9 @@ gives is right. Plain code over (answered?, right?, confidence) rows, no judge.
 
 A row is one reply to a question that is not refused: ``answered`` when its status is
 ``answered``; ``right`` when its quotes hold the answer (an unanswerable question is never
-answered rightly); ``confidence`` the reply's calibrated confidence, when it has one.
+answered rightly); ``confidence`` the reply's calibrated confidence, when it has one. The curves (coverage at 90%,
+AURC, ECE) read the rows that have one; ``coverage`` and the status shares read every row. An
+abstained reply shows no quotes, so it never holds the answer.
 
 - coverage: answered / all; selective accuracy: right / answered;
 - coverage at 90% selective accuracy: the largest share of questions that, answered in order of
@@ -54,14 +56,17 @@ def coverage_at(rows: Sequence[Row], accuracy: float = 0.9) -> float | None:
 
 
 def aurc(rows: Sequence[Row]) -> float | None:
-    """Mean risk over the coverage levels (each question added in order of confidence)."""
+    """Mean risk over the coverage levels, each question added in order of confidence (ties
+    enter together: each of them counts the risk of the whole tied group)."""
     ranked = sorted((r for r in rows if r.confidence is not None), key=lambda r: -r.confidence)
     if not ranked:
         return None
-    right, total = 0, 0.0
+    total, right, start = 0.0, 0, 0
     for k, row in enumerate(ranked, 1):
         right += row.holds
-        total += 1 - right / k
+        if k == len(ranked) or ranked[k].confidence != row.confidence:
+            total += (k - start) * (1 - right / k)
+            start = k
     return total / len(ranked)
 
 

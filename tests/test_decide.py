@@ -101,7 +101,8 @@ def test_decide_abstains_off_the_subject_and_names_a_word_the_corpus_never_uses(
     found = decide(candidates, [(0, 0.0), (1, -4.0)], _calibrator(relevance_bias=-2.0), scorer)
     assert (found.status, found.sentences) == ("abstained", ())
     assert "ketamine" in found.reason
-    assert decide(candidates, [], _calibrator(), scorer).status == "abstained"
+    nothing = decide(candidates, [], _calibrator(), scorer)
+    assert (nothing.status, nothing.confidence) == ("abstained", None)
 
 
 def test_features_read_the_kind_of_answer_and_the_words_never_used(sentences, scorer):
@@ -125,6 +126,15 @@ def test_a_logistic_standardises_then_weighs():
     x = np.zeros(N)
     x[0] = 2.0  # (2 - 1) / 0.5 = 2 -> 2 * 2 - 1 = 3
     assert logistic(x) == pytest.approx(1 / (1 + np.exp(-3.0)))
+
+
+def test_extreme_log_odds_give_0_or_1_without_overflow():
+    logistic = _logistic()
+    x = np.zeros(N)
+    x[0] = -5000.0
+    assert logistic(x) == pytest.approx(0.0)
+    x[0] = 5000.0
+    assert logistic(x) == pytest.approx(1.0)
 
 
 def test_the_shipped_decision_loads_for_every_answerer():

@@ -9,6 +9,7 @@ are kept apart from its anchors and from evals/cases/ (held out).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
 import time
@@ -719,8 +720,10 @@ def test_guard_out_abstains_when_only_a_dose_sentence_remains():
     sentence = "Take 2 tabs."
     doc = {"article": "Intro. " + sentence}
     src = Source(1, sentence, 7, 7 + len(sentence), "s")
-    out = g.guard_out(reply_with([src]), doc, DISCLAIMER)
+    reply = dataclasses.replace(reply_with([src]), confidence=0.95)
+    out = g.guard_out(reply, doc, DISCLAIMER)
     assert out.status == "abstained" and out.sources == []
+    assert out.confidence is None  # it spoke of quotes no longer shown
     assert out.answer.startswith(
         rail_data("replies")["notes"]["abstain_dose"]
     ) and not g.contains_dose(out.answer)

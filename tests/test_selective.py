@@ -42,6 +42,7 @@ def test_ties_in_confidence_enter_together():
     tied = [Row("answered", True, True, 0.5), Row("answered", True, False, 0.5)]
     assert risk_coverage(tied) == [(1.0, 0.5)]
     assert coverage_at(tied, 0.9) == 0.0
+    assert aurc(tied) == aurc(tied[::-1]) == 0.5
 
 
 def test_ece_weighs_each_bin_by_its_replies():

@@ -95,4 +95,6 @@ def test_a_partial_reply_is_written_as_one_and_keeps_its_lead():
     written = writer.write(RunnableLambda(answer), "q", QUOTES, EXTRACTIVE, partial_lead=lead)
     assert "not answer the question directly" in seen[0][0][1]
     assert written.answer.startswith(lead + "\n\nPsilocybin sessions are shorter")
+    assert "NOT COVERED" not in seen[0][0][1]  # a partial reply never asks for it
     assert "directly" not in writer.prompt("q", QUOTES)[0][1]
+    assert "NOT COVERED" in writer.prompt("q", QUOTES)[0][1]

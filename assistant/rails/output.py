@@ -112,9 +112,12 @@ def guard_out(reply: Reply, documents: Mapping[str, str], disclaimer: str) -> Re
     standalone = reply.standalone_question
     if standalone and contains_dose(standalone):
         standalone = redact_doses(standalone)
+    # a reply left without its quotes no longer carries their confidence
+    confidence = reply.confidence if status == reply.status else None
     return dataclasses.replace(
         reply,
         status=status,
+        confidence=confidence,
         answer=answer,
         sources=kept,
         disclaimer=disclaimer,
