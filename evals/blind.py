@@ -16,8 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from evals.cases import _parse
-from evals.metrics import CaseResult, _overlaps
-from evals.selective import Row
+from evals.metrics import CaseResult, _overlaps, selective_rows
 from evals.selective import figures as selective_figures
 
 
@@ -50,16 +49,7 @@ def qa_metrics(assistant, rows: list[dict], documents: dict[str, str]) -> dict:
         flags = list(flags)
         return round(sum(flags) / len(flags), 3) if flags else 0.0
 
-    rows = [
-        Row(
-            r.reply["status"],
-            r.case.expect == "answered",
-            r.case.expect == "answered" and r.evidence_cited,
-            r.reply.get("confidence"),
-        )
-        for r in results
-        if r.reply["status"] != "refused"
-    ]
+    rows = selective_rows(results)
     return {
         **selective_figures(rows),
         "answerable": len(answerable),

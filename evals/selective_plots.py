@@ -15,6 +15,17 @@ def _figure(width: float, height: float):
     return Figure(figsize=(width, height), dpi=110, layout="constrained")
 
 
+def _finish(fig, ax, path: Path, xlabel: str, ylabel: str, title: str, legend: str) -> Path:
+    """Labels, grid and legend, then the file."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc=legend)
+    fig.savefig(path)
+    return path
+
+
 def plot_risk_coverage(curves: dict[str, Sequence[Row]], path: Path) -> Path:
     """Selective accuracy against coverage, answering in order of confidence, one line per
     named set of rows; the 90% line and each set's operating point (its answered replies)."""
@@ -34,13 +45,15 @@ def plot_risk_coverage(curves: dict[str, Sequence[Row]], path: Path) -> Path:
     ax.set_ylim(0, 1.02)
     ax.xaxis.set_major_formatter("{x:.0%}")
     ax.yaxis.set_major_formatter("{x:.0%}")
-    ax.set_xlabel("coverage (questions answered, most confident first)")
-    ax.set_ylabel("answered replies whose quotes hold the answer")
-    ax.set_title("Risk-coverage (dots: where the thresholds answer)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left")
-    fig.savefig(path)
-    return path
+    return _finish(
+        fig,
+        ax,
+        path,
+        "coverage (questions answered, most confident first)",
+        "answered replies whose quotes hold the answer",
+        "Risk-coverage (dots: where the thresholds answer)",
+        "lower left",
+    )
 
 
 def plot_reliability(curves: dict[str, Sequence[Row]], path: Path) -> Path:
@@ -60,10 +73,12 @@ def plot_reliability(curves: dict[str, Sequence[Row]], path: Path) -> Path:
             )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
-    ax.set_xlabel("confidence (mean of the bin)")
-    ax.set_ylabel("quotes hold the answer")
-    ax.set_title("Reliability of the confidence")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
-    fig.savefig(path)
-    return path
+    return _finish(
+        fig,
+        ax,
+        path,
+        "confidence (mean of the bin)",
+        "quotes hold the answer",
+        "Reliability of the confidence",
+        "upper left",
+    )
