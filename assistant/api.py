@@ -6,9 +6,12 @@
 Stateless, as with any OpenAI model: the conversation comes from ``messages``. The earlier user
 messages are replayed through the chain to rebuild the history the follow-up needs (each
 prefix's turn is remembered, so a client that sends the growing conversation costs one chain
-run per request). The message content is the reply's answer as shown (its [n] markers, then the disclaimer); the whole reply
-(sources, status, standalone question, refusal reason, timings) travels in the response's
-extra field ``reply``, so a client can show the citations.
+run per request). The message content is the reply's answer as shown (its [n] markers, then
+the disclaimer); the whole reply (sources, status, confidence, standalone question, refusal
+reason, timings) travels in the response's extra field ``reply``. A streamed reply also
+carries its quotes as a ``source`` event on the last chunk (``citations.py``), which Open WebUI
+shows as citation chips. A client's background request (a title, tags, follow-ups: by its
+shape, ``tasks.py``) gets the JSON it asks for, without the chain.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from assistant.citations import source_event
+from assistant.tasks import TaskAnswers, background_task
 from assistant.types import Turn
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
@@ -187,6 +192,7 @@ def build_api(assistant, settings) -> FastAPI:
     """The FastAPI app with the /v1 routes; the page is mounted on it by app.py."""
     model_id = settings.model_id
     histories = Histories(assistant)
+    tasks: list[TaskAnswers] = []  # made on the first background request
     limiter = RateLimiter(settings.rate_limit_per_minute)
     app = FastAPI(title="Ask the article", docs_url=None, redoc_url=None, openapi_url=None)
     if settings.cors_origins:
@@ -260,13 +266,25 @@ def build_api(assistant, settings) -> FastAPI:
                 "model",
             )
         users = [m.text() for m in body.messages if m.role == "user"]
+        task = background_task(users[-1])
 
         def answer() -> dict:
             reply = assistant.reply(users[-1], histories.history(users[:-1]))
             histories.remember(users, reply)
             return reply.to_dict()
 
-        reply = await asyncio.to_thread(answer)
+        def answer_task() -> str:
+            if not tasks:
+                tasks.append(TaskAnswers.of(assistant))
+            return tasks[0].answer(task)
+
+        if task is None:
+            reply = await asyncio.to_thread(answer)
+            content, extra = reply["answer"], {"reply": reply}
+            event = source_event(reply, assistant.profile.title)
+        else:
+            content = await asyncio.to_thread(answer_task)
+            extra, event = {"task": task.kind or task.key}, None
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
         if not body.stream:
@@ -278,12 +296,12 @@ def build_api(assistant, settings) -> FastAPI:
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": reply["answer"]},
+                        "message": {"role": "assistant", "content": content},
                         "finish_reason": "stop",
                     }
                 ],
                 "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-                "reply": reply,
+                **extra,
             }
 
         def chunk(delta: dict, finish: str | None = None, extra: dict | None = None) -> str:
@@ -299,9 +317,9 @@ def build_api(assistant, settings) -> FastAPI:
 
         def events() -> Iterator[str]:
             yield chunk({"role": "assistant", "content": ""})
-            for words in _words(reply["answer"]):
+            for words in _words(content):
                 yield chunk({"content": words})
-            yield chunk({}, "stop", {"reply": reply})
+            yield chunk({}, "stop", {**extra, **({"event": event} if event else {})})
             yield "data: [DONE]\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream")

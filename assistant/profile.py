@@ -44,6 +44,7 @@ class CorpusProfile:
     # "and psilocybin?" can point back to.
     terms: tuple[str, ...] = ()
     noun: str = ""  # "the article"; by default "the document" or "the documents"
+    tags: tuple[str, ...] = ()  # a chat's tags in clients that ask for them (assistant/tasks.py)
 
     @property
     def source(self) -> str:
@@ -140,14 +141,15 @@ def load_profile(corpus_dir: Path, documents: Sequence[DocumentInfo]) -> CorpusP
     made from the documents' headers. Unknown keys are an error, not silently ignored."""
     path = Path(corpus_dir) / PROFILE
     data = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    known = {"name", "subject", "examples", "disclaimer", "declines", "terms", "noun"}
+    known = {"name", "subject", "examples", "disclaimer", "declines", "terms", "noun", "tags"}
     unknown = set(data) - known
     if unknown:
         raise ValueError(f"{path}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
-    for key in ("examples", "terms"):
+    for key in ("examples", "terms", "tags"):
         if key in data:
             data[key] = tuple(str(v) for v in data[key])
     data.setdefault("examples", ("Give me a summary", "Who wrote it?"))
+    data.setdefault("tags", tuple(d.title for d in documents)[:3])
     return CorpusProfile(documents=tuple(documents), **data)
 
 

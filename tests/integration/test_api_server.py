@@ -14,6 +14,8 @@ import pytest
 from assistant.config import ROOT
 from assistant.profile import corpus_profile
 from tests.servers import page_server
+from tests.test_citations import open_webui_reads
+from tests.test_tasks import RECORDED
 
 DISCLAIMER = corpus_profile(ROOT / "corpus").disclaimer
 
@@ -90,6 +92,39 @@ def test_streaming_sends_the_answer_in_chunks_then_done(client):
     assert len(chunks) > 3 and text.endswith(DISCLAIMER)
     assert chunks[-1].choices[0].finish_reason == "stop"
     assert chunks[-1].model_extra["reply"]["answer"] == text
+
+
+def test_a_streamed_reply_carries_its_quotes_as_a_source_event(client):
+    stream = client.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "Who is James Close?"}],
+        stream=True,
+    )
+    last = list(stream)[-1]
+    reply, event = last.model_extra["reply"], last.model_extra["event"]
+    open_webui_reads(event)
+    assert event["data"]["document"] == [s["quote"] for s in reply["sources"]]
+    refused = client.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "How much MDMA should I take?"}],
+        stream=True,
+    )
+    assert "event" not in list(refused)[-1].model_extra
+
+
+@pytest.mark.parametrize("name", ["title", "title_json", "tags", "follow_ups"])
+def test_a_recorded_open_webui_task_request_gets_what_it_asks_for(api_url, name):
+    status, completion = post(api_url, (RECORDED / f"{name}.json").read_bytes())
+    content = completion["choices"][0]["message"]["content"]
+    assert status == 200 and "reply" not in completion
+    assert "does not cover" not in content and "Task" not in content
+    if name == "title":
+        assert content.startswith("What did Close et al. find")
+        return
+    value = json.loads(content)[name.removesuffix("_json")]
+    assert value and all(isinstance(v, str) for v in ([value] if name == "title_json" else value))
+    if name == "follow_ups":
+        assert 1 <= len(value) <= 5 and not any("Where does he work" in v for v in value)
 
 
 def test_langchain_chat_openai_answers(api_url):

@@ -1,0 +1,163 @@
+"""A chat client's background requests (a title, tags, follow-up suggestions, search queries),
+recognised by their shape and answered cheaply, without the chain.
+
+Clients send them to the selected model like any message, so without this the assistant
+answers "the article does not cover that" to each. A request is a task when its prompt holds a
+transcript of the conversation and asks for JSON with a key, or holds the transcript in a
+tagged block (``tasks.toml``); the reply is what it asks for, made from the transcript and the
+corpus: the title from the first question, the tags from
+the corpus profile, follow-ups from the profile's example questions and the documents' section
+headings nearest the last question. The user's own messages in the transcript pass the input
+rails again: a conversation any of them would be refused gets a neutral title and no tags or
+suggestions, so a task never says more than the turns themselves were allowed to.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from assistant.patterns import load_toml, pattern
+
+DATA = Path(__file__).with_name("tasks.toml")
+TITLE_CHARS = 60
+FOLLOW_UPS = 3
+NEUTRAL_TITLE = "Conversation"
+
+
+@dataclass(frozen=True)
+class Task:
+    """A background request: the kind of answer asked for, its JSON key ("" when the prompt
+    wants plain text), and the user's messages in the transcript."""
+
+    kind: str  # title, tags, follow_ups, queries, or "" for what this assistant does not make
+    key: str
+    questions: tuple[str, ...]
+
+
+@cache
+def _data() -> dict:
+    data = load_toml(DATA)
+    return {
+        **data,
+        "block": pattern(data["transcript_block"], flags=re.I | re.S),
+        "role_line": pattern(data["role_line"], flags=re.I | re.M),
+        "json_key": pattern(data["json_key"]),
+        "instructions": {k: pattern(v) for k, v in data["instruction_kinds"].items()},
+    }
+
+
+def background_task(prompt: str) -> Task | None:
+    """The task this prompt asks for, or None when it is a message to answer."""
+    data = _data()
+    block = data["block"].search(prompt)
+    key = data["json_key"].search(prompt)
+    if block is None and key is None:
+        return None
+    transcript = block.group("body") if block else prompt
+    users = set(data["user_roles"])
+    questions = tuple(
+        m.group("text").strip()
+        for m in data["role_line"].finditer(transcript)
+        if m.group("role").lower() in users and m.group("text").strip()
+    )
+    if not questions:
+        return None
+    if key is not None and key.group("key").lower() in data["kinds"]:
+        name = key.group("key").lower()
+        return Task(data["kinds"][name], name, questions)
+    instruction = prompt.replace(transcript, " ")
+    kind = next((k for k, rx in data["instructions"].items() if rx.search(instruction)), "")
+    return Task(kind, key.group("key").lower() if key else "", questions)
+
+
+class TaskAnswers:
+    """Answers tasks for one corpus. ``refused(text)`` says whether the input rails refuse a
+    message; ``embed(texts)`` gives unit vectors (the retrieval model's)."""
+
+    def __init__(
+        self,
+        profile,
+        sections: Sequence[str],
+        refused: Callable[[str], bool],
+        embed: Callable[[list[str]], object],
+    ) -> None:
+        self.profile = profile
+        self.refused = refused
+        self.embed = embed
+        headings = [
+            s if s.rstrip().endswith("?") else f"What does {profile.source} say about {s}?"
+            for s in sections
+        ]
+        self.suggestions = list(dict.fromkeys([*profile.examples, *headings]))
+        self._vectors = None
+
+    @classmethod
+    def of(cls, assistant) -> TaskAnswers:
+        """The task answers of a running assistant: its profile, its documents' section
+        headings, its input rails and its retrieval model."""
+        from assistant import rails
+
+        resources = assistant.resources
+        embed = resources.embeddings.embed_many
+        documents = sorted(resources.library.documents.values(), key=lambda d: d.id)
+        sections = [s.title for d in documents for s in d.sections if s.title != d.title]
+
+        def refused(text: str) -> bool:
+            return rails.rail_for(text, (), embed) is not None
+
+        return cls(assistant.profile, sections, refused, embed)
+
+    def answer(self, task: Task) -> str:
+        """What the client asked for: JSON with the task's key, or plain text when it named
+        none (a title, or one item a line)."""
+        value = self.value(task)
+        if task.key:
+            return json.dumps({task.key: value} if value is not None else {}, ensure_ascii=False)
+        if value is None:
+            return ""
+        return value if isinstance(value, str) else "\n".join(value)
+
+    def value(self, task: Task) -> str | list[str] | None:
+        """The title, or the list of tags, follow-ups or queries; None for an unknown kind."""
+        if task.kind not in ("title", "tags", "follow_ups", "queries"):
+            return None
+        if any(self.refused(q) for q in task.questions):
+            return NEUTRAL_TITLE if task.kind == "title" else []
+        if task.kind == "title":
+            return title(task.questions[0])
+        if task.kind == "tags":
+            return list(self.profile.tags)
+        if task.kind == "follow_ups":
+            return self.follow_ups(task.questions)
+        return [task.questions[-1]]
+
+    def follow_ups(self, asked: Sequence[str]) -> list[str]:
+        """The suggestions nearest the last question that were not asked already."""
+        import numpy as np
+
+        if not self.suggestions:
+            return []
+        if self._vectors is None:
+            self._vectors = np.asarray(self.embed(self.suggestions), dtype=np.float32)
+        query = np.asarray(self.embed([asked[-1]]), dtype=np.float32)[0]
+        seen = {_plain(q) for q in asked}
+        ranked = np.argsort(-(self._vectors @ query), kind="stable")
+        fresh = [self.suggestions[i] for i in ranked if _plain(self.suggestions[i]) not in seen]
+        return fresh[:FOLLOW_UPS]
+
+
+def title(question: str, limit: int = TITLE_CHARS) -> str:
+    """A chat title from its first question: the question, cut at a word, without its mark."""
+    text = " ".join(question.split()).rstrip("?!. ")
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:-") + "…"
+    return text[:1].upper() + text[1:] if text else NEUTRAL_TITLE
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"\W+", " ", text.lower()).strip()
