@@ -89,6 +89,17 @@ def _rate(flags: Sequence[bool]) -> float | None:
     return sum(flags) / len(flags) if flags else None
 
 
+def wilson_interval(successes: int, total: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (95% by default): honest for small sets and
+    for rates near 0 or 1; (0, 1) when there is nothing to measure."""
+    if total == 0:
+        return (0.0, 1.0)
+    p = successes / total
+    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * ((p * (1 - p) + z * z / (4 * total)) / total) ** 0.5 / (1 + z * z / total)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (1..99) of the values, interpolated (``statistics.quantiles``)."""
     if len(values) < 2:

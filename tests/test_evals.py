@@ -459,3 +459,12 @@ def test_the_household_corpus_cases_pass_the_schema():
     assert len(cases) >= 40
     assert {c.category for c in cases} >= {"answer", "followup", "abstain", "smalltalk", "refuse"}
     assert all(c.document != "article" for c in cases if c.expect == "answered")
+
+
+def test_the_wilson_interval_matches_a_hand_computed_case():
+    from evals.metrics import wilson_interval
+
+    low, high = wilson_interval(19, 20)  # 95%: 0.764 to 0.991
+    assert round(low, 3) == 0.764 and round(high, 3) == 0.991
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    assert wilson_interval(0, 50)[0] == 0.0 and wilson_interval(50, 50)[1] == 1.0
