@@ -1,4 +1,4 @@
-"""Ask the documents from the command line: index, ask, chat and eval.
+"""Ask the documents from the command line: index, ask, chat, mcp and eval.
 
 Heavy imports happen inside the commands, so ``--help`` starts instantly.
 """
@@ -164,6 +164,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return run_evals(args)
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from assistant.mcp_server import serve
+
+    try:
+        return serve(_settings(args))
+    except (ValueError, ImportError) as error:
+        print(f"assistant: {error}", file=sys.stderr)
+        return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="assistant", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -208,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
         help='read {"message": ..., "conversation": ...} lines, write reply lines',
     )
     p.set_defaults(run=cmd_chat)
+
+    p = sub.add_parser("mcp", help="serve the assistant to MCP clients on stdin/stdout")
+    p.set_defaults(run=cmd_mcp)
 
     p = sub.add_parser("eval", help="run the eval suite")
     p.add_argument("--report", metavar="DIR", help="write report.md, results.json, plots")
