@@ -34,6 +34,9 @@ PORT = 7860
 CONCURRENCY = 4
 STREAM_CHUNK_WORDS = 6
 STREAM_DELAY_S = 0.012  # between chunks: a visible stream, about half a second per answer
+# an idle connection is kept longer than clients keep theirs (httpx and the openai SDK: 5 s),
+# so a client never sends a request on a connection the server is closing at that moment
+KEEP_ALIVE_S = 75
 CONTEXT_CHARS = 360  # of the paragraph shown either side of a quote in the sources panel
 
 BADGES = {
@@ -441,6 +444,7 @@ def create_app():
 
     concurrency = int(os.environ.get("ASSISTANT_CONCURRENCY", CONCURRENCY))
     assistant = Assistant(Settings())
+    assistant.warm_up()  # every model loaded before the port opens: no cold first requests
     return mounted_app(build_app(assistant, concurrency), assistant, concurrency)
 
 
@@ -486,6 +490,7 @@ def main(argv: list[str] | None = None) -> int:
             workers=args.workers,
             log_level="warning",
             app_dir=str(Path(__file__).parent),
+            timeout_keep_alive=KEEP_ALIVE_S,
         )
     else:
         try:
@@ -493,7 +498,13 @@ def main(argv: list[str] | None = None) -> int:
         except (ValueError, ImportError) as error:  # a bad --llm, say: one line, no traceback
             print(f"app.py: {error}", file=sys.stderr)
             return 2
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            timeout_keep_alive=KEEP_ALIVE_S,
+        )
     return 0
 
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.config import Settings
-from assistant.history import ConversationStore
+from assistant.history import ConversationStore, to_turn
 from assistant.resources import Resources, get_resources
 from assistant.stages import (
     Answer,
@@ -105,6 +105,13 @@ class Assistant:
         self.profile = self.resources.profile
         self.chain = build_chain(stages(self.resources, variant))
         self.conversations = ConversationStore(self.settings.history_turns)
+
+    def warm_up(self) -> None:
+        """Load what the first turns would load on demand (the answerer, the decision, the
+        learned rail, the query encoder's first call) with one question and one follow-up of the
+        corpus's examples: a server calls this before it opens its port."""
+        first = self.profile.examples[0] if self.profile.examples else "What is this about?"
+        self.reply("And why?", (to_turn(self.reply(first)),))
 
     def reply(self, message: str | bytes, history: Sequence[Turn] = ()) -> Reply:
         """Answer one message given the earlier turns; never raises on bad input."""

@@ -135,6 +135,6 @@ def serve(settings=None) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     with contextlib.redirect_stdout(sys.stderr):  # stdout is the protocol's
         assistant = Assistant(settings) if settings else Assistant()
-        assistant.reply("What is this about?")  # load every model before the first call
+        assistant.warm_up()  # every model loaded before the first call
     build_server(assistant).run("stdio")
     return 0

@@ -26,6 +26,8 @@ from assistant.patterns import load_toml, pattern
 DATA = Path(__file__).with_name("tasks.toml")
 TITLE_CHARS = 60
 FOLLOW_UPS = 3
+# a suggestion this close (cosine) to a question already asked is that question again
+ASKED_ALREADY = 0.8
 NEUTRAL_TITLE = "Conversation"
 
 
@@ -137,18 +139,19 @@ class TaskAnswers:
         return [task.questions[-1]]
 
     def follow_ups(self, asked: Sequence[str]) -> list[str]:
-        """The suggestions nearest the last question that were not asked already."""
+        """The suggestions nearest the last question, less any that was asked already (in
+        other words too)."""
         import numpy as np
 
         if not self.suggestions:
             return []
         if self._vectors is None:
             self._vectors = np.asarray(self.embed(self.suggestions), dtype=np.float32)
-        query = np.asarray(self.embed([asked[-1]]), dtype=np.float32)[0]
-        seen = {_plain(q) for q in asked}
-        ranked = np.argsort(-(self._vectors @ query), kind="stable")
-        fresh = [self.suggestions[i] for i in ranked if _plain(self.suggestions[i]) not in seen]
-        return fresh[:FOLLOW_UPS]
+        questions = np.asarray(self.embed(list(asked)), dtype=np.float32)
+        similarity = self._vectors @ questions.T  # suggestions x asked
+        fresh = similarity.max(axis=1) < ASKED_ALREADY
+        ranked = np.argsort(-similarity[:, -1], kind="stable")
+        return [self.suggestions[i] for i in ranked if fresh[i]][:FOLLOW_UPS]
 
 
 def title(question: str, limit: int = TITLE_CHARS) -> str:
@@ -157,7 +160,3 @@ def title(question: str, limit: int = TITLE_CHARS) -> str:
     if len(text) > limit:
         text = text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:-") + "…"
     return text[:1].upper() + text[1:] if text else NEUTRAL_TITLE
-
-
-def _plain(text: str) -> str:
-    return re.sub(r"\W+", " ", text.lower()).strip()

@@ -2,10 +2,14 @@
 sent by an async httpx client the way any OpenAI client would (the history in ``messages``).
 
     python -m benchmarks.load [--conversations 16 64 256] [--workers 1 2] [--url URL]
+                              [--rates 5 10 20 ...] [--seconds 15]
 
 Without ``--url`` it starts the app itself on a free loopback port for each worker count (two
 or more workers share one ``chroma run`` server) and measures the server's CPU per request from
 /proc. Prints p50/p95/p99, errors and requests/s, streamed and not: figures, not assertions.
+Then, open loop (arrivals at a fixed Poisson rate, whatever the replies), the capacity: the
+highest rate at which p95 stays within ``P95_BUDGET_MS``, and the server's CPU per request as a
+multiple of one query embedding measured here.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import re
 import statistics
 import sys
@@ -30,6 +35,7 @@ MODEL = "ask-the-article"
 # Each conversation: three different questions of the eval cases (so no two conversations hit
 # the same caches), a pronoun follow-up and a refusal.
 FOLLOW_UPS = ("Where does he work?", "How much MDMA should I take?")
+P95_BUDGET_MS = 250
 
 
 def conversations(count: int) -> list[tuple[str, ...]]:
@@ -102,6 +108,76 @@ async def run(base: str, count: int, stream: bool, offset: int = 0) -> dict:
     return out
 
 
+async def open_loop(base: str, rate: float, seconds: float, questions: list[str]) -> dict:
+    """Single questions sent at a Poisson ``rate`` a second for ``seconds``, each on its own
+    schedule (open loop: a slow reply does not slow the arrivals)."""
+    import httpx
+
+    rng = random.Random(int(rate * 1000))
+    out: dict = {"latencies": [], "errors": []}
+
+    async def one(client, question: str) -> None:
+        body = {"model": MODEL, "messages": [{"role": "user", "content": question}]}
+        started = time.perf_counter()
+        try:
+            response = await client.post(base + "v1/chat/completions", json=body)
+            response.raise_for_status()
+            out["latencies"].append(time.perf_counter() - started)
+        except Exception as error:  # counted and reported
+            out["errors"].append(repr(error))
+
+    limits = httpx.Limits(max_connections=2000, max_keepalive_connections=200)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        started, at, sent = time.perf_counter(), 0.0, []
+        while at < seconds:
+            await asyncio.sleep(max(0.0, started + at - time.perf_counter()))
+            sent.append(asyncio.create_task(one(client, questions[len(sent) % len(questions)])))
+            at += rng.expovariate(rate)
+        await asyncio.gather(*sent)
+        out["seconds"] = time.perf_counter() - started
+    return out
+
+
+def embedding_ms() -> float:
+    """One query embedding here, p50 over 40 distinct questions (the unit of CPU cost)."""
+    from assistant.embeddings import get_embeddings
+
+    embeddings = get_embeddings()
+    questions = [f"{q} ({n})" for n, q in enumerate(conversations(40)[0] * 8)][:40]
+    embeddings.embed_query("warm up")
+    times = []
+    for q in questions:
+        started = time.perf_counter()
+        embeddings.embed_query(q)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def capacity(url: str, pids: list[int], rates: list[float], seconds: float) -> None:
+    """The open-loop sweep: p95 and CPU a request at each rate, up to the first over budget."""
+    path = ROOT / "evals" / "cases" / "answer.jsonl"
+    questions = [json.loads(line)["turns"][-1] for line in path.read_text().splitlines() if line]
+    unit = embedding_ms()
+    best = None
+    print(f"open loop, {seconds:.0f} s a rate; one query embedding here: {unit:.1f} ms")
+    for rate in rates:
+        before = cpu_seconds(pids) if pids else None
+        result = asyncio.run(open_loop(url, rate, seconds, questions))
+        lat = [x * 1000 for x in result["latencies"]]
+        p95 = percentile(lat, 95) if lat else float("inf")
+        cpu = (cpu_seconds(pids) - before) * 1000 / max(1, len(lat)) if pids else None
+        line = (
+            f"  {rate:5.0f} req/s: {len(lat)} ok, {len(result['errors'])} errors, p95 {p95:.0f} ms"
+        )
+        if cpu is not None:
+            line += f", server CPU {cpu:.1f} ms/req = {cpu / unit:.1f}x one embedding"
+        print(line, flush=True)
+        if p95 > P95_BUDGET_MS or result["errors"]:
+            break
+        best = rate
+    print(f"capacity (p95 <= {P95_BUDGET_MS} ms, no errors): {best or 0:.0f} req/s", flush=True)
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU of these processes and their children so far (from /proc)."""
     total = 0.0
@@ -146,6 +222,14 @@ def main() -> int:
     parser.add_argument("--conversations", type=int, nargs="+", default=[16, 64, 256])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--url", help="an already running app (default: start one)")
+    parser.add_argument(
+        "--rates",
+        type=float,
+        nargs="*",
+        default=[5, 10, 20, 30, 40, 60, 80, 120],
+        help="open-loop arrival rates to sweep for the capacity (none: skip)",
+    )
+    parser.add_argument("--seconds", type=float, default=15, help="open-loop seconds a rate")
     args = parser.parse_args()
     failed = False
     if str(ROOT) not in sys.path:
@@ -175,6 +259,8 @@ def main() -> int:
                     mode = "streamed" if stream else "plain"
                     report(f"{conversations} conversations x 5, {mode}", result, cpu)
                     failed |= bool(result["errors"])
+            if args.rates:
+                capacity(url, pids, args.rates, args.seconds)
     return 1 if failed else 0
 
 

@@ -107,3 +107,8 @@ def test_an_unknown_task_gets_an_empty_answer():
     prompt = 'Pick an emoji. { "emoji": "x" }\n<chat_history>USER: hi</chat_history>'
     task = background_task(prompt)
     assert task.kind == "" and answers().answer(task) == "{}"
+
+
+def test_a_suggestion_asked_in_other_words_is_not_suggested_again():
+    got = answers().follow_ups(["so how exactly is honey made by the bees"])
+    assert "How do bees make honey?" not in got and got[0] == "Wax and honey?"

@@ -92,7 +92,10 @@ def rail_for(text: str, history: Sequence[Turn] = (), embed: Embed | None = None
     # and not without a model (the patterns' own tests pass no embed)
     if embed is None or small_talk_kind(text) is not None:
         return None
-    reason = _learned(text)
+    # a first message is the question retrieval embeds as it is: its vector (cached for
+    # retrieval) lets the head pass clearly safe messages; a follow-up is usually rewritten
+    # first, so the fine-tuned model reads it rather than pay for an embedding of its own
+    reason = _learned(text, None if history else embed([text])[0])
     if reason is None and history and history[-1].status != "refused":
         # a request split over two messages, read together as the patterns read it
         reason = _learned(f"{history[-1].question} {text}")
@@ -110,8 +113,8 @@ def _arbitrate(fired: list[str], text: str, models: bool) -> str:
     return reason or fired[0]
 
 
-def _learned(text: str) -> str | None:
-    reason = learned_intent(text)
+def _learned(text: str, vector=None) -> str | None:
+    reason = learned_intent(text, vector)
     if reason == "dosing" and not about_substance(detection_form(text)):
         return None
     return reason

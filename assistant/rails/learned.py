@@ -2,11 +2,14 @@
 apart (none, crisis, emergency, medical_advice, illegal_supply, harm, dosing), run under ONNX
 Runtime from ``models/intents/``. It reads a message no pattern rail fired on, and it fires
 only when its probability for a rail clears that rail's threshold (``thresholds.json``, chosen
-on held-out messages for a low false rate); when several pattern rails fire, it may name one
-(``learned_choice``). A 3-layer cut of it (``gate.onnx``) reads each message first, and a
-message it finds safer than every held-out unsafe message (``gate_none``) never reaches the
-full model: about half the cost for most messages, and no change on the blind sets. Training: ``make intents``
-(``python -m assistant.rails.train_intents``)."""
+on held-out messages for at most 1% of the safe look-alikes); when several pattern rails fire,
+it may name one (``learned_choice``).
+
+In front of it, a head (``head.json``, a logistic regression) reads the message's sentence
+vector, the one retrieval computes for the question anyway: a message the head finds safer
+than every held-out unsafe message (``head_none``) never reaches the fine-tuned model, so most
+messages cost a dot product. Training: ``make intents`` (``python -m
+assistant.rails.train_intents``, then ``--head``)."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from assistant.config import ROOT
 MODEL_DIR = ROOT / "models" / "intents"
 LABELS = ("none", "crisis", "emergency", "medical_advice", "illegal_supply", "harm", "dosing")
 MAX_TOKENS = 64
-GATE = "gate_none"  # the key of the gate's threshold in thresholds.json
+HEAD = "head_none"  # the key of the head's threshold in thresholds.json
 
 
 def _session(path: Path):
@@ -48,15 +51,14 @@ class IntentModel:
         self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
         self.tokenizer.no_padding()
         self.session = _session(folder / "intents.onnx")
-        gate = folder / "gate.onnx"
-        self.gate = _session(gate) if gate.exists() else None
+        self.head = Head.load(folder / "head.json")
         thresholds = folder / "thresholds.json"  # none yet while training calibrates them
         self.thresholds = (
             json.loads(thresholds.read_text(encoding="utf-8")) if thresholds.exists() else {}
         )
 
-    def probabilities(self, text: str, session=None) -> dict[str, float]:
-        """The full model's label probabilities (or another session's, such as the gate's)."""
+    def probabilities(self, text: str) -> dict[str, float]:
+        """The fine-tuned model's label probabilities."""
         import numpy as np
 
         encoded = self.tokenizer.encode(text)
@@ -65,25 +67,51 @@ class IntentModel:
             "attention_mask": np.array([encoded.attention_mask], dtype=np.int64),
             "token_type_ids": np.array([encoded.type_ids], dtype=np.int64),
         }
-        (logits,) = (session or self.session).run(None, inputs)
+        (logits,) = self.session.run(None, inputs)
         p = np.exp(logits[0] - logits[0].max())
         return dict(zip(LABELS, (p / p.sum()).tolist(), strict=True))
 
-    def clearly_safe(self, text: str) -> bool:
-        """The gate finds the message safer than every held-out unsafe message."""
-        if self.gate is None or GATE not in self.thresholds:
+    def clearly_safe(self, vector) -> bool:
+        """The head finds the message (its sentence vector) safer than every held-out unsafe
+        message; False without a vector or a head."""
+        if vector is None or self.head is None or HEAD not in self.thresholds:
             return False
-        return self.probabilities(text, self.gate)["none"] >= self.thresholds[GATE]
+        return self.head.none(vector) >= self.thresholds[HEAD]
 
-    def label(self, text: str) -> str | None:
-        """The rail this model is confident of, or None."""
-        if self.clearly_safe(text):
+    def label(self, text: str, vector=None) -> str | None:
+        """The rail this model is confident of, or None; ``vector`` (the message's sentence
+        vector, when the caller has it) lets the head answer for clearly safe messages."""
+        if self.clearly_safe(vector):
             return None
         p = self.probabilities(text)
         best = max(p, key=p.get)
         if best == "none" or p[best] < self.thresholds.get(best, 1.0):
             return None
         return best
+
+
+class Head:
+    """A logistic regression over sentence vectors: P(none) for a message's vector."""
+
+    def __init__(self, classes: list[str], coef, intercept) -> None:
+        import numpy as np
+
+        self.none_at = classes.index("none")
+        self.coef = np.asarray(coef, dtype=np.float32)
+        self.intercept = np.asarray(intercept, dtype=np.float32)
+
+    @classmethod
+    def load(cls, path: Path) -> Head | None:
+        if not path.exists():
+            return None
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+    def none(self, vector) -> float:
+        import numpy as np
+
+        logits = self.coef @ np.asarray(vector, dtype=np.float32) + self.intercept
+        p = np.exp(logits - logits.max())
+        return float(p[self.none_at] / p.sum())
 
 
 @functools.cache
@@ -105,7 +133,8 @@ def learned_choice(text: str, among: list[str]) -> str | None:
     return likeliest if p[likeliest] >= model.thresholds.get(likeliest, 1.0) else None
 
 
-def learned_intent(text: str) -> str | None:
-    """The learned rail's label for this message, or None."""
+def learned_intent(text: str, vector=None) -> str | None:
+    """The learned rail's label for this message (``vector``: its sentence vector, if known),
+    or None."""
     model = intent_model()
-    return model.label(text) if model is not None else None
+    return model.label(text, vector) if model is not None else None

@@ -2,15 +2,21 @@
 
     python -m assistant.rails.train_intents [--layers N] [--epochs N]   (``make intents``)
     python -m assistant.rails.train_intents --recalibrate               (thresholds only)
+    python -m assistant.rails.train_intents --head                      (the head only)
 
 Data: ``rails/data/intent_examples*.jsonl`` (messages written for it by people who never saw
 the rails; one with a ``context`` is read after that earlier message), less any near copy of an
 eval or blind message, and ordinary SQuAD 2.0 train questions as more ``none``; a share of the
 training messages is also read after a safe one, as the rail reads a follow-up. 15% is held
-out; each rail's threshold is the lowest probability at which held-out safe messages are taken
-for it at most ``MAX_FALSE_RATE`` of the time, raised above every safe message of the gated
-eval suite. The model is exported to ONNX, quantised to int8, and written to
-``models/intents/`` with its thresholds and held-out figures."""
+out; each rail's threshold is the lowest probability at which the held-out safe messages
+written for it (the look-alikes, not the SQuAD questions, which are too easy to count) are
+taken for it at most ``MAX_FALSE_RATE`` of the time, raised above every safe message of the
+gated eval suite. The model is exported to ONNX, quantised to int8, and written to
+``models/intents/`` with its thresholds and held-out figures (recall with 95% intervals).
+
+The head (``--head``, after the model) is a logistic regression over the message's sentence
+vector, the one retrieval computes anyway: a message it finds safer than every held-out unsafe
+message skips the fine-tuned model (``head.json``)."""
 
 from __future__ import annotations
 
@@ -23,11 +29,11 @@ from pathlib import Path
 from assistant.config import ROOT, apply_offline_env
 from assistant.onnx_export import export_logits
 from assistant.rails.data import DATA
-from assistant.rails.learned import GATE, LABELS, MAX_TOKENS, MODEL_DIR, IntentModel
+from assistant.rails.learned import HEAD, LABELS, MAX_TOKENS, MODEL_DIR, IntentModel
 
 SQUAD_TRAIN = ROOT.parent / "shared" / "squad2" / "train-v2.0.json"
 SQUAD_NONE = 8000
-MAX_FALSE_RATE = 0.002
+MAX_FALSE_RATE = 0.01
 FLOOR = 0.5
 SEED = 13
 # a written example this close (rapidfuzz ratio, 0-100) to a message of any eval or blind set
@@ -80,10 +86,14 @@ def examples(squad: Path) -> list[tuple[str, int]]:
                 # unsafe message means after one is the patterns' (crisis carried on, insisting)
                 rows.append((text, label))
     rows = far_from_evals(rows)
+    return rows + [(q, 0) for q in squad_questions(squad)]
+
+
+def squad_questions(squad: Path) -> list[str]:
+    """The ordinary questions added as ``none`` (the same sample every run)."""
     data = json.loads(squad.read_text(encoding="utf-8"))["data"]
     questions = [q["question"] for a in data for p in a["paragraphs"] for q in p["qas"]]
-    rows += [(q, 0) for q in random.Random(SEED).sample(questions, SQUAD_NONE)]
-    return rows
+    return random.Random(SEED).sample(questions, SQUAD_NONE)
 
 
 def after_safe_turns(rows: list[tuple[str, int]], share: float) -> list[tuple[str, int]]:
@@ -118,13 +128,15 @@ def train(args: argparse.Namespace) -> dict:
     fit, held = train_test_split(
         rows, test_size=0.15, stratify=[y for _, y in rows], random_state=SEED
     )
+    ordinary = set(squad_questions(args.squad))
+    if args.head:
+        return train_head(args.out, fit, held)
     if args.recalibrate:
         # the models in --out as they are: their thresholds again, on the split rebuilt from
         # the data files, patterns and eval sets; valid only while those are as at training
         about = _json(args.out / "metrics.json")
         keep = ("epochs", "layers", "trained_on")
-        calibrate(args.out, held, {k: about[k] for k in keep if k in about})
-        return calibrate_gate(args.out, held, about.get("gate", {}).get("layers"))
+        return calibrate(args.out, held, {k: about[k] for k in keep if k in about}, ordinary)
     fit += after_safe_turns(fit, args.joined_share)
     tokenizer = AutoTokenizer.from_pretrained(model_path())
     model = AutoModelForSequenceClassification.from_pretrained(model_path(), num_labels=len(LABELS))
@@ -156,12 +168,9 @@ def train(args: argparse.Namespace) -> dict:
             loss.backward()
             optimizer.step()
         print(f"epoch {epoch + 1}: {time.perf_counter() - started:.0f} s", flush=True)
-    if args.gate:
-        export(model, tokenizer, args.out, "gate.onnx")
-        return calibrate_gate(args.out, held, args.layers)
     export(model, tokenizer, args.out, "intents.onnx")
     about = {"epochs": args.epochs, "layers": args.layers, "trained_on": args.trained_on}
-    return calibrate(args.out, held, about)
+    return calibrate(args.out, held, about, ordinary)
 
 
 def export(model, tokenizer, out: Path, name: str) -> None:
@@ -176,43 +185,59 @@ def export(model, tokenizer, out: Path, name: str) -> None:
     fp32.unlink()
 
 
-def calibrate(out: Path, held: list[tuple[str, int]], about: dict) -> dict:
-    """Each rail's threshold for the model in ``out``: the held-out ``MAX_FALSE_RATE`` point,
-    raised above every safe message of the gated suite (answerable, abstain, dosing-adjacent
-    questions and the rails' safe look-alikes: the learned rail must not refuse what the
-    patterns, tuned on those, do not). Writes thresholds.json and metrics.json."""
+def calibrate(out: Path, held: list[tuple[str, int]], about: dict, ordinary: set[str]) -> dict:
+    """Each rail's threshold for the model in ``out``: the point where at most
+    ``MAX_FALSE_RATE`` of the held-out written safe messages (not the ``ordinary`` SQuAD
+    questions) are taken for it, raised above every safe message of the gated suite
+    (answerable, abstain, dosing-adjacent questions and the rails' safe look-alikes: the
+    learned rail must not refuse what the patterns, tuned on those, do not). Writes
+    thresholds.json and metrics.json, with recall at both points and its 95% interval."""
     import numpy as np
 
-    gate = _json(out / "thresholds.json").get(GATE)
+    from evals.metrics import wilson_interval
+
+    head = _json(out / "thresholds.json").get(HEAD)
     shipped = IntentModel(out)  # its probabilities only: the thresholds are set here
     probs = np.array(
         [[p[k] for k in LABELS] for p in map(shipped.probabilities, (t for t, _ in held))]
     )
     truth = np.array([y for _, y in held])
+    written = np.array([t not in ordinary for t, _ in held])
     ceilings = safe_ceilings(shipped)
     thresholds, report = {}, {}
+
+    def fired_at(k: int, threshold: float):
+        return (probs.argmax(1) == k) & (probs[:, k] >= threshold)
+
     for k, label in enumerate(LABELS[1:], 1):
         # refusing a safe message is the error a threshold trades against recall; a message
         # of another rail taken for this one is refused all the same, under another name
-        safe = np.sort(probs[truth == 0, k])[::-1]
+        safe = np.sort(probs[(truth == 0) & written, k])[::-1]
         allowed = int(MAX_FALSE_RATE * len(safe))
         held_point = max(FLOOR, float(safe[allowed]) + 1e-4)
         thresholds[label] = round(max(held_point, ceilings[label] + 1e-3), 4)
-        fired = (probs.argmax(1) == k) & (probs[:, k] >= thresholds[label])
+        fired, at_budget = fired_at(k, thresholds[label]), fired_at(k, held_point)
+        caught = int(fired[truth == k].sum())
         report[label] = {
             "threshold": thresholds[label],
-            "held_out_recall": round(float(fired[truth == k].mean()), 3),
-            "held_out_safe_refused": round(float(fired[truth == 0].mean()), 4),
+            "budget_threshold": round(held_point, 4),
+            "held_out_recall": round(caught / int((truth == k).sum()), 3),
+            "held_out_recall_ci95": [
+                round(x, 3) for x in wilson_interval(caught, int((truth == k).sum()))
+            ],
+            "held_out_recall_at_budget": round(float(at_budget[truth == k].mean()), 3),
+            "held_out_written_safe_refused": round(float(fired[(truth == 0) & written].mean()), 4),
+            "held_out_ordinary_refused": round(float(fired[(truth == 0) & ~written].mean()), 4),
             "held_out_other_rails_taken": round(
                 float(fired[(truth != 0) & (truth != k)].mean()), 4
             ),
         }
-    if gate is not None:
-        thresholds[GATE] = gate
+    if head is not None:
+        thresholds[HEAD] = head
     (out / "thresholds.json").write_text(json.dumps(thresholds, indent=2) + "\n", encoding="utf-8")
     metrics = (
         about
-        | {k: v for k, v in _json(out / "metrics.json").items() if k == "gate"}
+        | {k: v for k, v in _json(out / "metrics.json").items() if k == "head"}
         | {
             "held_out_messages": len(held),
             "held_out": report,
@@ -223,27 +248,40 @@ def calibrate(out: Path, held: list[tuple[str, int]], about: dict) -> dict:
     return metrics
 
 
-def calibrate_gate(out: Path, held: list[tuple[str, int]], layers: int | None) -> dict:
-    """The gate's threshold: just above the highest ``none`` probability it gives a held-out
-    unsafe message, so every one of them still reaches the full model (by construction: the
-    blind sets are the evidence on unseen messages). Merged into thresholds.json and
+def train_head(out: Path, fit: list[tuple[str, int]], held: list[tuple[str, int]]) -> dict:
+    """The head: a logistic regression over the messages' sentence vectors (the encoder
+    retrieval uses), fitted on the training share; its threshold is just above the highest
+    ``none`` probability it gives a held-out unsafe message, so each of them still reaches the
+    fine-tuned model (by construction: the blind sets are the evidence on unseen messages).
+    Writes head.json, and merges its threshold and figures into thresholds.json and
     metrics.json."""
     import numpy as np
+    from sklearn.linear_model import LogisticRegression
 
-    model = IntentModel(out)
-    if model.gate is None:
-        return _json(out / "metrics.json")
-    none = np.array([model.probabilities(t, model.gate)["none"] for t, _ in held])
+    from assistant.embeddings import get_embeddings
+
+    embeddings = get_embeddings()
+
+    def vectors(rows):
+        texts = [t for t, _ in rows]
+        return np.concatenate(
+            [embeddings.embed_many(texts[at : at + 256]) for at in range(0, len(texts), 256)]
+        )
+
+    head = LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced")
+    head.fit(vectors(fit), [y for _, y in fit])
+    weights = {"classes": [LABELS[c] for c in head.classes_]}
+    weights |= {"coef": head.coef_.round(6).tolist(), "intercept": head.intercept_.tolist()}
+    (out / "head.json").write_text(json.dumps(weights) + "\n", encoding="utf-8")
+    none = head.predict_proba(vectors(held))[:, list(head.classes_).index(0)]
     unsafe = np.array([y != 0 for _, y in held])
     threshold = round(float(none[unsafe].max()) + 1e-3, 4)
-    thresholds = _json(out / "thresholds.json") | {GATE: threshold}
+    thresholds = _json(out / "thresholds.json") | {HEAD: threshold}
     (out / "thresholds.json").write_text(json.dumps(thresholds, indent=2) + "\n", encoding="utf-8")
-    metrics = _json(out / "metrics.json") | {
-        "gate": {
-            "layers": layers,
+    metrics = {k: v for k, v in _json(out / "metrics.json").items() if k != "gate"} | {
+        "head": {
             "threshold": threshold,
             "held_out_safe_stopped": round(float((none[~unsafe] >= threshold).mean()), 3),
-            "mb": round((out / "gate.onnx").stat().st_size / 2**20, 1),
         }
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
@@ -291,14 +329,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument(
-        "--layers", type=int, help="keep the lower N of 6 layers (default 6; 3 with --gate)"
-    )
+    parser.add_argument("--layers", type=int, default=6, help="keep the lower N of 6 layers")
     parser.add_argument(
         "--recalibrate", action="store_true", help="only set the thresholds of the models in --out"
     )
     parser.add_argument(
-        "--gate", action="store_true", help="train the gate beside the full model in --out"
+        "--head", action="store_true", help="fit the head beside the model in --out"
     )
     parser.add_argument("--smoothing", type=float, default=0.1, help="label smoothing")
     parser.add_argument(
@@ -306,7 +342,6 @@ def main() -> None:
     )
     apply_offline_env()
     args = parser.parse_args()
-    args.layers = args.layers or (3 if args.gate else 6)
     print(json.dumps(train(args), indent=2))
 
 

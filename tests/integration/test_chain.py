@@ -404,3 +404,12 @@ def test_small_talk_is_answered_through_the_chain(assistant, message):
     assert assistant.profile.about() in reply.answer
     assert reply.text.endswith("\n\n" + DISCLAIMER)
     assert "retrieve" not in reply.timings_ms
+
+
+def test_warming_up_loads_the_models_and_remembers_nothing(assistant):
+    from assistant.rails.learned import intent_model
+
+    before = dict(assistant.conversations._histories)
+    assistant.warm_up()
+    assert assistant.resources._answerers and intent_model.cache_info().currsize == 1
+    assert dict(assistant.conversations._histories) == before
