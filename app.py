@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from assistant.config import Settings, apply_offline_env
+from assistant.rails.registry import BADGES as REASON_BADGES  # a refusal's badge, per rail
 
 apply_offline_env()  # before gradio is imported: no analytics, no hub
 
@@ -43,18 +44,9 @@ BADGES = {
     "answered": ("answered", "✓ Answered from the sources"),
     "partial": ("partial", "◐ Not directly in the sources: the closest they come"),
     "abstained": ("abstained", "∅ Not in the sources"),
-    "refused": ("refused", "⛔ Refused: no dosing advice"),
+    "refused": ("refused", "⛔ Refused"),
     "invalid": ("invalid", "⚠ Couldn't read that message"),
     "error": ("invalid", "⚠ Something went wrong"),
-}
-# A refusal's badge names the rail that refused (Reply.refusal_reason).
-REASON_BADGES = {
-    "dosing": ("refused", "⛔ Refused: no dosing advice"),
-    "crisis": ("help", "♡ Support: please reach out for help"),
-    "emergency": ("help", "⚠ Emergency: call emergency services"),
-    "medical_advice": ("refused", "⛔ Refused: no personal medical advice"),
-    "illegal_supply": ("refused", "⛔ Refused: no help obtaining or making drugs"),
-    "harm": ("refused", "⛔ Refused: no help harming others"),
 }
 ERROR_MESSAGE = "Something went wrong on our side while answering; please try again."
 TIMED_STAGES = ("guard_in", "condense", "retrieve", "answer", "decide", "write", "guard_out")

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.rails.registry import REASONS
+
 CASES_DIR = Path(__file__).resolve().parent / "cases"
 CATEGORIES = {
     "answer": "answered",
@@ -18,7 +20,6 @@ CATEGORIES = {
     "smalltalk": "smalltalk",  # a greeting, thanks, "what can you do?": answered, no quotes
 }
 STATUSES = {"answered", "abstained", "refused", "invalid", "not_refused", "smalltalk"}
-REASONS = {"dosing", "crisis", "emergency", "medical_advice", "illegal_supply", "harm"}
 
 
 @dataclass(frozen=True)

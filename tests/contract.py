@@ -1,5 +1,7 @@
 """The reply contract of ../shared/DESIGN.md, written once for every test that checks it."""
 
+from assistant.rails.registry import REASONS as RAILS
+
 STATUSES = {"answered", "partial", "abstained", "refused", "invalid", "error"}
 REPLY_KEYS = {
     "question",
@@ -14,5 +16,5 @@ REPLY_KEYS = {
     "writer_checks",
     "timings_ms",
 }
-REASONS = {None, "dosing", "crisis", "emergency", "medical_advice", "illegal_supply", "harm"}
+REASONS = {None, *RAILS}
 SOURCE_KEYS = {"id", "quote", "start", "end", "section", "document"}

@@ -35,6 +35,19 @@ def test_every_reason_has_a_reply():
     assert set(REASONS) == set(refusals)
 
 
+def test_the_registry_is_the_one_list_of_rails():
+    """Each rail of rails.toml has its patterns, a badge and cases; nothing else names a rail."""
+    from assistant.rails.registry import HELP_FIRST, RAILS
+
+    patterned = {rail["name"] for rail in data.load("intents")["rails"]} | {"dosing"}
+    assert {rail.name for rail in RAILS} == patterned
+    assert all(rail.badge and rail.style in ("help", "refused") for rail in RAILS)
+    assert HELP_FIRST == ("crisis", "emergency")
+    cases = (ROOT / "evals" / "cases" / "rails.jsonl").read_text(encoding="utf-8")
+    reasons = {json.loads(line).get("reason") for line in cases.splitlines() if line.strip()}
+    assert {rail.name for rail in RAILS} <= reasons
+
+
 def _messages() -> list[str]:
     out = []
     for path in sorted((ROOT / "evals" / "cases").glob("*.jsonl")):

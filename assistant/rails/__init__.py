@@ -32,6 +32,7 @@ from assistant.rails.normalise import (
     normalise,
 )
 from assistant.rails.output import guard_out
+from assistant.rails.registry import HELP_FIRST, REASONS
 from assistant.smalltalk import small_talk_kind
 from assistant.types import Turn
 
@@ -55,8 +56,6 @@ __all__ = [
     "refusal",
     "touches_dosing",
 ]
-
-REASONS = ("dosing", "crisis", "emergency", "medical_advice", "illegal_supply", "harm")
 
 
 def refusal(reason: str, source: str = "the documents", topics: str = "what they cover") -> str:
@@ -105,9 +104,8 @@ def rail_for(text: str, history: Sequence[Turn] = (), embed: Embed | None = None
 def _arbitrate(fired: list[str], text: str, models: bool) -> str:
     """One reason of several: a rail that sends the person to help first, else the learned
     rail's likeliest of those that fired if it is sure enough to fire it alone, else the first
-    that fired (``[arbitration]`` in ``data/intents.toml``)."""
-    help_first = load("intents")["arbitration"]["help_first"]
-    reason = next((name for name in help_first if name in fired), None)
+    that fired (``help_first`` in ``data/rails.toml``)."""
+    reason = next((name for name in HELP_FIRST if name in fired), None)
     if reason is None and models and len(set(fired)) > 1:
         reason = learned_choice(text, fired)
     return reason or fired[0]

@@ -18,9 +18,10 @@ import json
 from pathlib import Path
 
 from assistant.config import ROOT
+from assistant.rails.registry import REASONS
 
 MODEL_DIR = ROOT / "models" / "intents"
-LABELS = ("none", "crisis", "emergency", "medical_advice", "illegal_supply", "harm", "dosing")
+LABELS = ("none", *REASONS)  # the model's outputs, in the order it was trained on
 MAX_TOKENS = 64
 HEAD = "head_none"  # the key of the head's threshold in thresholds.json
 
