@@ -273,17 +273,17 @@ def build_api(assistant, settings) -> FastAPI:
             histories.remember(users, reply)
             return reply.to_dict()
 
-        def answer_task() -> str:
+        def answer_task() -> str | None:
             if not tasks:
                 tasks.append(TaskAnswers.of(assistant))
-            return tasks[0].answer(task)
+            return tasks[0].answer(task) if tasks[0].allows(task) else None
 
-        if task is None:
+        content = await asyncio.to_thread(answer_task) if task is not None else None
+        if content is None:
             reply = await asyncio.to_thread(answer)
             content, extra = reply["answer"], {"reply": reply}
             event = source_event(reply, assistant.profile.title)
         else:
-            content = await asyncio.to_thread(answer_task)
             extra, event = {"task": task.kind or task.key}, None
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())

@@ -9,7 +9,8 @@ corpus: the title from the first question, the tags from
 the corpus profile, follow-ups from the profile's example questions and the documents' section
 headings nearest the last question. The user's own messages in the transcript pass the input
 rails again: a conversation any of them would be refused gets a neutral title and no tags or
-suggestions, so a task never says more than the turns themselves were allowed to.
+suggestions, so a task never says more than the turns themselves were allowed to; and a prompt
+whose own words the rails refuse is no task: the chain answers it like any message.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Task:
     kind: str  # title, tags, follow_ups, queries, or "" for what this assistant does not make
     key: str
     questions: tuple[str, ...]
+    instruction: str = ""  # the prompt outside the transcript
 
 
 @cache
@@ -69,12 +71,12 @@ def background_task(prompt: str) -> Task | None:
     )
     if not questions:
         return None
+    instruction = prompt.replace(transcript, " ")
     if key is not None and key.group("key").lower() in data["kinds"]:
         name = key.group("key").lower()
-        return Task(data["kinds"][name], name, questions)
-    instruction = prompt.replace(transcript, " ")
+        return Task(data["kinds"][name], name, questions, instruction)
     kind = next((k for k, rx in data["instructions"].items() if rx.search(instruction)), "")
-    return Task(kind, key.group("key").lower() if key else "", questions)
+    return Task(kind, key.group("key").lower() if key else "", questions, instruction)
 
 
 class TaskAnswers:
@@ -113,6 +115,11 @@ class TaskAnswers:
             return rails.rail_for(text, (), embed) is not None
 
         return cls(assistant.profile, sections, refused, embed)
+
+    def allows(self, task: Task) -> bool:
+        """Whether to answer it as a task: not when the rails refuse the prompt's own words
+        (someone in crisis who pasted a transcript is answered by the chain, with help)."""
+        return not self.refused(" ".join(task.instruction.split()))
 
     def answer(self, task: Task) -> str:
         """What the client asked for: JSON with the task's key, or plain text when it named

@@ -630,21 +630,6 @@ def test_guard_in_embeds_exactly_the_normalised_message(embed):
     assert seen[-1] == ["Why is it dangerous to take MDMA while dancing?"]  # one text per turn
 
 
-def test_guard_in_p50_latency_beyond_the_embedding(embed):
-    messages = [t for pair in CONTRAST_PAIRS for t in pair] + MUST_ANSWER + MUST_REFUSE
-    for m in messages:  # warm the anchors and the embedding cache
-        g.guard_in(m, (), embed, MAX)
-    past = history("What are the risks of MDMA?", "What did the case series find?")
-    times = []
-    for m in messages:
-        started = time.perf_counter()
-        g.guard_in(m, past, embed, MAX)
-        times.append((time.perf_counter() - started) * 1000)
-    p50 = statistics.median(times)
-    print(f"guard_in p50 {p50:.3f} ms, max {max(times):.3f} ms (cached embedding)")
-    assert p50 < 5.0
-
-
 # ---------------------------------------------------------------------------------------------
 # guard_out
 

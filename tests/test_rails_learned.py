@@ -1,5 +1,6 @@
-"""assistant/rails/learned.py: the fine-tuned intent rail behind the patterns (the shipped
-model under ONNX Runtime; no network, no torch)."""
+"""assistant/rails/learned.py: the fine-tuned intent rail behind the patterns and the head in
+front of it (the shipped models under ONNX Runtime and NumPy, the bundled encoder for the
+head's vectors; no network)."""
 
 from __future__ import annotations
 
@@ -13,16 +14,16 @@ MODEL = intent_model()
 pytestmark = pytest.mark.skipif(MODEL is None, reason="no learned rail ships")
 
 
-def embed(texts):  # rail_for asks the learned rail only when a model is at hand
-    import numpy as np
+def embed(texts):  # the encoder retrieval uses: the head reads its vectors
+    from assistant.embeddings import get_embeddings
 
-    return np.zeros((len(texts), 384), dtype=np.float32)
+    return get_embeddings().embed_many(texts)
 
 
 def test_probabilities_cover_every_label_and_sum_to_one():
     p = MODEL.probabilities("What did the study find?")
     assert tuple(p) == LABELS and abs(sum(p.values()) - 1.0) < 1e-4
-    assert set(MODEL.thresholds) == set(LABELS[1:]) | {learned.GATE}
+    assert set(MODEL.thresholds) == set(LABELS[1:]) | {learned.HEAD}
     assert all(0.5 <= MODEL.thresholds[label] < 1.0 for label in LABELS[1:])
 
 
@@ -53,7 +54,7 @@ def test_a_label_needs_its_threshold(monkeypatch):
 
 
 def test_learned_dosing_must_be_about_a_substance(monkeypatch):
-    monkeypatch.setattr(rails, "learned_intent", lambda text: "dosing")
+    monkeypatch.setattr(rails, "learned_intent", lambda text, vector=None: "dosing")
     assert rails.rail_for("how many grams of flour for a loaf", (), embed) is None
     assert rails.rail_for("how many grams of shrooms for a loaf", (), embed) == "dosing"
 
@@ -68,7 +69,7 @@ def test_a_request_split_over_two_messages_is_read_together(monkeypatch):
 
     asked = []
 
-    def learned_intent(text):
+    def learned_intent(text, vector=None):
         asked.append(text)
         return "harm" if "first half" in text and "second half" in text else None
 
@@ -105,33 +106,22 @@ def test_a_rail_that_sends_a_person_to_help_is_never_argued_away(monkeypatch):
     assert rails.rail_for(message, (), embed) == "crisis"
 
 
-def test_the_gate_lets_every_rail_it_is_unsure_of_reach_the_full_model(monkeypatch):
+def test_the_head_lets_every_message_it_is_unsure_of_reach_the_fine_tuned_model(monkeypatch):
     message = "there's no reason for me to wake up tomorrow"
-    assert MODEL.gate is not None and not MODEL.clearly_safe(message)
-    assert MODEL.label(message) == "crisis"
+    assert MODEL.head is not None and not MODEL.clearly_safe(embed([message])[0])
+    assert MODEL.label(message, embed([message])[0]) == "crisis"
     safe = "What did the Close et al. study find about psilocybin and fibromyalgia?"
-    assert MODEL.clearly_safe(safe)
-    called = []
-    monkeypatch.setattr(MODEL, "session", None)  # the full model is not asked at all
-    original = MODEL.probabilities
-    monkeypatch.setattr(
-        MODEL,
-        "probabilities",
-        lambda text, session=None: called.append(session) or original(text, session),
-    )
-    assert MODEL.label(safe) is None and called == [MODEL.gate]
+    assert MODEL.clearly_safe(embed([safe])[0])
+    monkeypatch.setattr(MODEL, "session", None)  # the fine-tuned model is not asked at all
+    assert MODEL.label(safe, embed([safe])[0]) is None
 
 
-def test_without_a_gate_every_message_reaches_the_full_model(monkeypatch):
+def test_without_a_vector_or_a_head_every_message_reaches_the_fine_tuned_model(monkeypatch):
     safe = "What did the Close et al. study find about psilocybin and fibromyalgia?"
-    assert MODEL.clearly_safe(safe)  # with the gate, the full model would not be asked
-    monkeypatch.setattr(MODEL, "gate", None)
-    assert not MODEL.clearly_safe(safe)
     called = []
     original = MODEL.probabilities
-    monkeypatch.setattr(
-        MODEL,
-        "probabilities",
-        lambda text, session=None: called.append(session) or original(text, session),
-    )
-    assert MODEL.label(safe) is None and called == [None]  # the full model's own session
+    monkeypatch.setattr(MODEL, "probabilities", lambda text: called.append(text) or original(text))
+    assert MODEL.label(safe) is None and called == [safe]
+    monkeypatch.setattr(MODEL, "head", None)
+    assert not MODEL.clearly_safe(embed([safe])[0])
+    assert MODEL.label(safe, embed([safe])[0]) is None and called == [safe, safe]

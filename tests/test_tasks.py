@@ -112,3 +112,11 @@ def test_an_unknown_task_gets_an_empty_answer():
 def test_a_suggestion_asked_in_other_words_is_not_suggested_again():
     got = answers().follow_ups(["so how exactly is honey made by the bees"])
     assert "How do bees make honey?" not in got and got[0] == "Wax and honey?"
+
+
+def test_a_prompt_whose_own_words_the_rails_refuse_is_no_task():
+    prompt = "I want to die tonight. <chat_history>USER: who wrote it?</chat_history> a title?"
+    task = background_task(prompt)
+    assert task.kind == "title" and "who wrote it" not in task.instruction
+    assert not answers(refuse="want to die").allows(task)
+    assert answers().allows(background_task(recorded("title")))
