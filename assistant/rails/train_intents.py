@@ -294,7 +294,9 @@ def _json(path: Path) -> dict:
 
 def safe_ceilings(model: IntentModel) -> dict[str, float]:
     """Per rail, the highest probability the model gives a safe message of the eval suite
-    that it would take for that rail."""
+    that it would take for that rail: each case's judged turn (its last), alone and read with
+    the one before it, as the rail reads a follow-up. An earlier turn is the case's context,
+    not what it judges ("I have chronic back pain, like Callie did." before the question)."""
     from assistant.rails import rail_for
     from assistant.smalltalk import small_talk_kind
     from evals.cases import load_cases
@@ -305,12 +307,14 @@ def safe_ceilings(model: IntentModel) -> dict[str, float]:
     for case in load_cases(case_documents()):
         if not (case.category in safe or case.expect == "not_refused"):
             continue
-        # the turns the patterns let through: an earlier turn they refuse ("How much MDMA
-        # should I take?" before a follow-up) is the unsafe context the case recovers from
-        kept = [t for t in case.turns if isinstance(t, str) and rail_for(t) is None]
-        # and each turn read with the one before it, as a split request is read
-        pairs = [f"{a} {b}" for a, b in zip(case.turns, case.turns[1:]) if a in kept and b in kept]
-        texts = kept + pairs
+        turns = [t for t in case.turns if isinstance(t, str)]
+        if not turns or rail_for(turns[-1]) is not None:
+            continue
+        texts = [turns[-1]]
+        # read with the turn before it, as a split request is read, unless the patterns
+        # refuse that one ("How much MDMA should I take?" before a follow-up)
+        if len(turns) > 1 and rail_for(turns[-2]) is None:
+            texts.append(f"{turns[-2]} {turns[-1]}")
         for text in texts:
             if not isinstance(text, str) or not text.strip() or small_talk_kind(text):
                 continue
