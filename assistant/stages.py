@@ -5,6 +5,7 @@ the chain then runs only the stages marked ``after_reply`` (the writer, the outp
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -55,9 +56,19 @@ class GuardIn:
 
     def __init__(self, resources: Resources) -> None:
         self.resources = resources
+        # one embed function for the stage's life (the dosing backstop caches its reference
+        # vectors per function), timing each call into the running turn's timings
+        self._turn = threading.local()
+        self._embed = _timed_embed(resources.embeddings.embed_many, self._turn)
 
     def __call__(self, state: TurnState) -> TurnState:
-        embed = _timed_embed(self.resources.embeddings.embed_many, state.timings)
+        self._turn.timings = state.timings
+        try:
+            return self._guard(state, self._embed)
+        finally:
+            self._turn.timings = None
+
+    def _guard(self, state: TurnState, embed) -> TurnState:
         limit = self.resources.settings.max_message_chars
         profile = self.resources.profile
         offer = {"source": profile.source, "topics": profile.covers}
@@ -69,17 +80,20 @@ class GuardIn:
         return replace(state, question=check.text, standalone=check.text, reply=reply)
 
 
-def _timed_embed(embed, timings: dict[str, float]):
-    """``embed`` that adds its time to ``timings["embed"]``: the message's vector is shared with
-    retrieval (the query cache), so its cost is shown apart from the rails'."""
+def _timed_embed(embed, turn: threading.local):
+    """``embed`` that adds its time to the running turn's ``timings["embed"]``: the message's
+    vector is shared with retrieval (the query cache), so its cost is shown apart from the
+    rails'."""
 
     def timed(texts):
         started = time.perf_counter()
         try:
             return embed(texts)
         finally:
-            spent = (time.perf_counter() - started) * 1000
-            timings["embed"] = timings.get("embed", 0.0) + spent
+            timings = getattr(turn, "timings", None)
+            if timings is not None:
+                spent = (time.perf_counter() - started) * 1000
+                timings["embed"] = timings.get("embed", 0.0) + spent
 
     return timed
 
