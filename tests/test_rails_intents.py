@@ -117,3 +117,23 @@ def test_rails_are_tried_in_the_data_files_order_and_medical_advice_after_dosing
     assert names[0] == "crisis"
     assert [r.name for r in intent_rails() if r.after_dosing] == ["medical_advice"]
     assert check("What dose of psilocybin should I take for my migraines?").reason == "dosing"
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ("pls i wnat to kil myslef", "pls i want to kill myself"),
+        ("my freind overdoesd and is unconscius", "my freind overdosed and is unconscious"),
+        ("I will go home", "i will go home"),  # an English word is never changed
+        ("Ich will nach Hause und schlafen", "ich will nach hause und schlafen"),
+        ("the cat sat on teh mat", "the cat sat on teh mat"),  # no rail word near
+    ],
+)
+def test_a_misspelled_rail_word_is_read_as_the_word(typed, read):
+    from assistant.rails.normalise import detection_form
+
+    assert detection_form(typed) == read
+
+
+def test_a_misspelled_crisis_message_reaches_the_crisis_rail():
+    assert rails.rail_for("tonite i relly wnat to kil myslef") == "crisis"

@@ -106,6 +106,9 @@ def _lexicon() -> dict:
         "keep": words(fuzzy["keep"]),
         "psilocybin": pattern(fuzzy["psilocybin"]),
         "index": _fuzzy_index(tuple(fuzzy["targets"].split())),
+        "rail_words": frozenset(fuzzy["rail_words"].split()),
+        "rail_index": _fuzzy_index(tuple(fuzzy["rail_words"].split())),
+        "not_a_word": fuzzy["not_a_word"],
     }
 
 
@@ -130,25 +133,50 @@ def _fuzzy_index(targets: tuple[str, ...]) -> dict[str, set[str]]:
 @functools.lru_cache(maxsize=8192)
 def _correct_token(token: str) -> str:
     """Map a leetspeak / misspelled token to the word the rules know."""
-    from rapidfuzz.distance import OSA
-
     lex = _lexicon()
     if token in lex["misspellings"]:
         return lex["misspellings"][token]
-    if len(token) < 6 or token in lex["keep"] or token in lex["targets"] or not token.isalpha():
+    if not token.isalpha():
         return token
-    if lex["psilocybin"].fullmatch(token):
-        return "psilocybin"
-    max_dist = 1 if len(token) < 8 else 2
+    if len(token) >= 6 and token not in lex["keep"] and token not in lex["targets"]:
+        if lex["psilocybin"].fullmatch(token):
+            return "psilocybin"
+        corrected = _nearest(token, lex["index"], 1 if len(token) < 8 else 2)
+        if corrected != token:
+            return corrected
+    return _rail_word(token)
+
+
+def _nearest(token: str, index: dict[str, set[str]], max_dist: int) -> str:
+    """The target nearest the token within ``max_dist`` edits (OSA: Damerau-Levenshtein with
+    adjacent transpositions), else the token."""
+    from rapidfuzz.distance import OSA
+
     candidates: set[str] = set()
     for d in _deletes(token, max_dist):
-        candidates |= lex["index"].get(d, set())
+        candidates |= index.get(d, set())
     best, best_dist = token, max_dist + 1
     for target in sorted(candidates):
-        dist = OSA.distance(token, target)  # Damerau-Levenshtein with adjacent transpositions
+        dist = OSA.distance(token, target)
         if dist < best_dist:
             best, best_dist = target, dist
     return best
+
+
+def _rail_word(token: str) -> str:
+    """A token that is no English word, one edit from a rails' key word (two from a long one),
+    read as that word; a three-letter token only when a letter is missing ("kil")."""
+    lex = _lexicon()
+    if len(token) < 3 or token in lex["rail_words"]:
+        return token
+    from wordfreq import zipf_frequency
+
+    if zipf_frequency(token, "en") >= lex["not_a_word"]:
+        return token
+    nearest = _nearest(token, lex["rail_index"], 1 if len(token) < 8 else 2)
+    if len(token) == 3 and len(nearest) != 4:
+        return token
+    return nearest
 
 
 def _fold(text: str) -> str:
