@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from assistant.config import Settings, apply_offline_env
+from assistant.rails.doses import mask_doses
 from assistant.rails.registry import BADGES as REASON_BADGES  # a refusal's badge, per rail
 
 apply_offline_env()  # before gradio is imported: no analytics, no hub
@@ -153,7 +154,7 @@ def _passage_around(text: str, start: int, end: int) -> tuple[str, str, str]:
     if len(after) > CONTEXT_CHARS:
         cut = after.rfind(" ", 0, CONTEXT_CHARS)
         after = after[: cut if cut > 0 else CONTEXT_CHARS] + " …"
-    return before.lstrip("#> "), text[start:end], after
+    return mask_doses(before.lstrip("#> ")), text[start:end], mask_doses(after)
 
 
 def sources_html(reply_dict: dict, texts: dict[str, str]) -> str:

@@ -4,7 +4,8 @@ Claude Desktop or Cursor: built on the official ``mcp`` SDK's ``MCPServer``.
     tool ask(question, conversation?)       a reply: its text (quotes, [n] markers, disclaimer),
                                             status, confidence, refusal reason and sources
     tool cited_passage(document, start, end) a cited quote with its paragraph and section
-    resource doc://{document}                each document's text (the offsets refer to it)
+    resource doc://{document}                each document's text (the offsets refer to it), its
+                                            doses blacked out character for character
 
 Every question goes through the same chain as the page and the API (``Assistant``): the rails,
 the decision and the disclaimer apply exactly as there. A conversation id keeps the history of
@@ -67,6 +68,8 @@ def build_server(assistant):
     from mcp.server.mcpserver.exceptions import ToolError
     from mcp.server.mcpserver.resources import TextResource
 
+    from assistant.rails.doses import mask_doses
+
     profile = assistant.profile
     library = assistant.resources.library
     server = MCPServer(
@@ -105,9 +108,9 @@ def build_server(assistant):
         if not 0 <= start < end <= len(doc.text):
             raise ToolError(f"Offsets must satisfy 0 <= start < end <= {len(doc.text)}.")
         passage = next((p for p in doc.passages if p.start <= start and end <= p.end), None)
-        return PassageOut(
-            quote=doc.text[start:end],
-            paragraph=passage.text if passage else doc.text[start:end],
+        return PassageOut(  # no dose, as on every surface: blacked out, offsets kept
+            quote=mask_doses(doc.text[start:end]),
+            paragraph=mask_doses(passage.text if passage else doc.text[start:end]),
             section=passage.section if passage else "",
             document=document,
             start=start,
@@ -122,7 +125,7 @@ def build_server(assistant):
                 title=doc.title,
                 description=f"{doc.title}" + (f" by {doc.author}" if doc.author else ""),
                 mime_type="text/markdown",
-                text=doc.text,
+                text=mask_doses(doc.text),
             )
         )
     return server

@@ -940,3 +940,13 @@ def test_property_guard_out_never_lets_a_dose_out(lead, dose, status):
     body = out.answer
     assert not g.find_doses(body)
     assert out.text.endswith("\n\n" + DISCLAIMER) and out.text.count(DISCLAIMER) == 1
+
+
+def test_masking_a_dose_keeps_every_offset():
+    from assistant.rails.doses import mask_doses
+
+    text = "Take care: don't take more than about 120-180 milligrams. Sometimes less."
+    masked = mask_doses(text)
+    assert len(masked) == len(text) and "120" not in masked and "milligrams" not in masked
+    assert masked.startswith("Take care:") and masked.endswith("Sometimes less.")
+    assert mask_doses("No dose here.") == "No dose here."

@@ -113,6 +113,14 @@ def contains_dose(text: str) -> bool:
     return bool(find_doses(text))
 
 
+def mask_doses(text: str, mask: str = "█") -> str:
+    """``text`` with every dose span blacked out character for character, so offsets into it
+    still hold (for showing a document or a quote's paragraph as it is, less its doses)."""
+    for a, b in find_doses(text):
+        text = text[:a] + mask * (b - a) + text[b:]
+    return text
+
+
 def redact_doses(text: str, placeholder: str | None = None) -> str:
     """``text`` with every dose span replaced by ``placeholder``."""
     placeholder = placeholder or load("replies")["notes"]["dose_placeholder"]

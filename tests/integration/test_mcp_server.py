@@ -109,7 +109,9 @@ def test_bad_arguments_get_a_clear_error_not_a_traceback(session):
     assert "No document 'nope'" in session["bad_doc"].content[0].text
 
 
-def test_the_documents_are_resources(session):
+def test_the_documents_are_resources_with_their_doses_blacked_out(session, resources):
     assert session["resources"] == ["doc://article"]
     text = session["article"].contents[0].text
     assert "Psychedelic-Assisted Therapy for Chronic Pain" in text
+    original = resources.texts["article"]
+    assert len(text) == len(original) and "120-180" in original and "120-180" not in text
