@@ -10,7 +10,7 @@ the corpus profile, follow-ups from the profile's example questions and the docu
 headings nearest the last question. The user's own messages in the transcript pass the input
 rails again: a conversation any of them would be refused gets a neutral title and no tags or
 suggestions, so a task never says more than the turns themselves were allowed to; and a prompt
-whose own words the rails refuse is no task: the chain answers it like any message.
+whose own words call for crisis or emergency help is no task: the chain answers it, with help.
 """
 
 from __future__ import annotations
@@ -80,18 +80,21 @@ def background_task(prompt: str) -> Task | None:
 
 
 class TaskAnswers:
-    """Answers tasks for one corpus. ``refused(text)`` says whether the input rails refuse a
-    message; ``embed(texts)`` gives unit vectors (the retrieval model's)."""
+    """Answers tasks for one corpus. ``rail(text)`` names the input rail that refuses a
+    message, or None; ``help_first`` are the rails that send a person to help;
+    ``embed(texts)`` gives unit vectors (the retrieval model's)."""
 
     def __init__(
         self,
         profile,
         sections: Sequence[str],
-        refused: Callable[[str], bool],
+        rail: Callable[[str], str | None],
         embed: Callable[[list[str]], object],
+        help_first: Sequence[str] = ("crisis", "emergency"),
     ) -> None:
         self.profile = profile
-        self.refused = refused
+        self.rail = rail
+        self.help_first = tuple(help_first)
         self.embed = embed
         headings = [
             s if s.rstrip().endswith("?") else f"What does {profile.source} say about {s}?"
@@ -105,21 +108,24 @@ class TaskAnswers:
         """The task answers of a running assistant: its profile, its documents' section
         headings, its input rails and its retrieval model."""
         from assistant import rails
+        from assistant.rails.registry import HELP_FIRST
 
         resources = assistant.resources
         embed = resources.embeddings.embed_many
         documents = sorted(resources.library.documents.values(), key=lambda d: d.id)
         sections = [s.title for d in documents for s in d.sections if s.title != d.title]
 
-        def refused(text: str) -> bool:
-            return rails.rail_for(text, (), embed) is not None
+        def rail(text: str) -> str | None:
+            return rails.rail_for(text, (), embed)
 
-        return cls(assistant.profile, sections, refused, embed)
+        return cls(assistant.profile, sections, rail, embed, HELP_FIRST)
 
     def allows(self, task: Task) -> bool:
-        """Whether to answer it as a task: not when the rails refuse the prompt's own words
-        (someone in crisis who pasted a transcript is answered by the chain, with help)."""
-        return not self.refused(" ".join(task.instruction.split()))
+        """Whether to answer it as a task: not when the prompt's own words call for a rail that
+        sends a person to help (someone in crisis who pasted a transcript gets the chain's
+        reply). Other rails may fire on a client's long template ("1-3 tags ... use only"
+        reads like dosing to the patterns), and a task's answer holds nothing they guard."""
+        return self.rail(" ".join(task.instruction.split())) not in self.help_first
 
     def answer(self, task: Task) -> str:
         """What the client asked for: JSON with the task's key, or plain text when it named
@@ -135,7 +141,7 @@ class TaskAnswers:
         """The title, or the list of tags, follow-ups or queries; None for an unknown kind."""
         if task.kind not in ("title", "tags", "follow_ups", "queries"):
             return None
-        if any(self.refused(q) for q in task.questions):
+        if any(self.rail(q) is not None for q in task.questions):
             return NEUTRAL_TITLE if task.kind == "title" else []
         if task.kind == "title":
             return title(task.questions[0])

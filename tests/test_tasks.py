@@ -36,9 +36,12 @@ def fake_embed(texts):
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-def answers(refuse: str = "\0") -> TaskAnswers:
+def answers(refuse: str = "\0", reason: str = "crisis") -> TaskAnswers:
     return TaskAnswers(
-        PROFILE, ["The queen", "Wax and honey?"], lambda text: refuse in text, fake_embed
+        PROFILE,
+        ["The queen", "Wax and honey?"],
+        lambda text: reason if refuse in text else None,
+        fake_embed,
     )
 
 
@@ -120,3 +123,5 @@ def test_a_prompt_whose_own_words_the_rails_refuse_is_no_task():
     assert task.kind == "title" and "who wrote it" not in task.instruction
     assert not answers(refuse="want to die").allows(task)
     assert answers().allows(background_task(recorded("title")))
+    # a rail that does not send the person to help leaves a client's template a task
+    assert answers(refuse="want to die", reason="dosing").allows(task)
