@@ -131,7 +131,10 @@ async def open_loop(base: str, rate: float, seconds: float, questions: list[str]
         started, at, sent = time.perf_counter(), 0.0, []
         while at < seconds:
             await asyncio.sleep(max(0.0, started + at - time.perf_counter()))
-            sent.append(asyncio.create_task(one(client, questions[len(sent) % len(questions)])))
+            n = len(sent)
+            # each question once: a repeat would find its embedding in the server's cache
+            question = questions[n % len(questions)] + (f" ({n})" if n >= len(questions) else "")
+            sent.append(asyncio.create_task(one(client, question)))
             at += rng.expovariate(rate)
         await asyncio.gather(*sent)
         out["seconds"] = time.perf_counter() - started
