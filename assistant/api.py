@@ -193,6 +193,7 @@ def build_api(assistant, settings) -> FastAPI:
     model_id = settings.model_id
     histories = Histories(assistant)
     tasks: list[TaskAnswers] = []  # made on the first background request
+    tasks_lock = threading.Lock()
     limiter = RateLimiter(settings.rate_limit_per_minute)
     app = FastAPI(title="Ask the article", docs_url=None, redoc_url=None, openapi_url=None)
     if settings.cors_origins:
@@ -266,25 +267,32 @@ def build_api(assistant, settings) -> FastAPI:
                 "model",
             )
         users = [m.text() for m in body.messages if m.role == "user"]
-        task = background_task(users[-1])
 
         def answer() -> dict:
             reply = assistant.reply(users[-1], histories.history(users[:-1]))
             histories.remember(users, reply)
             return reply.to_dict()
 
-        def answer_task() -> str | None:
-            if not tasks:
-                tasks.append(TaskAnswers.of(assistant))
-            return tasks[0].answer(task) if tasks[0].allows(task) else None
+        def answer_task() -> tuple[object, str | dict | None]:
+            """The task and its answer; its reply when it is no task after all; or no task."""
+            task = background_task(users[-1])
+            if task is None:
+                return None, None
+            with tasks_lock:
+                if not tasks:
+                    tasks.append(TaskAnswers.of(assistant))
+            help_for = tasks[0].needs_help(task)
+            if help_for is not None:  # the chain's reply to those words, with its help
+                return None, assistant.reply(help_for).to_dict()
+            return task, tasks[0].answer(task)
 
-        content = await asyncio.to_thread(answer_task) if task is not None else None
-        if content is None:
-            reply = await asyncio.to_thread(answer)
+        task, done = await asyncio.to_thread(answer_task)
+        if task is None:
+            reply = done if isinstance(done, dict) else await asyncio.to_thread(answer)
             content, extra = reply["answer"], {"reply": reply}
             event = source_event(reply, assistant.profile.title)
         else:
-            extra, event = {"task": task.kind or task.key}, None
+            content, extra, event = done, {"task": task.kind or task.key}, None
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
         if not body.stream:

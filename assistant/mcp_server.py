@@ -108,9 +108,10 @@ def build_server(assistant):
         if not 0 <= start < end <= len(doc.text):
             raise ToolError(f"Offsets must satisfy 0 <= start < end <= {len(doc.text)}.")
         passage = next((p for p in doc.passages if p.start <= start and end <= p.end), None)
+        masked = mask_doses(doc.text)  # the whole text first: a slice may cut a dose in two
         return PassageOut(  # no dose, as on every surface: blacked out, offsets kept
-            quote=mask_doses(doc.text[start:end]),
-            paragraph=mask_doses(passage.text if passage else doc.text[start:end]),
+            quote=masked[start:end],
+            paragraph=masked[passage.start : passage.end] if passage else masked[start:end],
             section=passage.section if passage else "",
             document=document,
             start=start,

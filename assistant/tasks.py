@@ -7,16 +7,18 @@ transcript of the conversation and asks for JSON with a key, or holds the transc
 tagged block (``tasks.toml``); the reply is what it asks for, made from the transcript and the
 corpus: the title from the first question, the tags from
 the corpus profile, follow-ups from the profile's example questions and the documents' section
-headings nearest the last question. The user's own messages in the transcript pass the input
-rails again: a conversation any of them would be refused gets a neutral title and no tags or
-suggestions, so a task never says more than the turns themselves were allowed to; and a prompt
-whose own words call for crisis or emergency help is no task: the chain answers it, with help.
+headings nearest the last question (no dose is repeated). The user's own messages in the
+transcript pass the input rails again: a conversation any of them would be refused gets a
+neutral title and no tags or suggestions, so a task never says more than the turns themselves
+were allowed to; and a prompt whose words call for crisis or emergency help is no task: the
+chain answers those words, with help.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -46,32 +48,48 @@ class Task:
 @cache
 def _data() -> dict:
     data = load_toml(DATA)
+    tags = "|".join(re.escape(t) for t in data["transcript_tags"])
     return {
         **data,
-        "block": pattern(data["transcript_block"], flags=re.I | re.S),
+        "opening": re.compile(rf"<({tags})>", re.I),
         "role_line": pattern(data["role_line"], flags=re.I | re.M),
         "json_key": pattern(data["json_key"]),
         "instructions": {k: pattern(v) for k, v in data["instruction_kinds"].items()},
     }
 
 
+def _transcript(prompt: str) -> tuple[str, str] | None:
+    """The first tagged transcript's body, and the prompt without it and its tags (found in
+    linear time), or None."""
+    opening = _data()["opening"].search(prompt)
+    if opening is None:
+        return None
+    closing = f"</{opening.group(1).lower()}>"
+    end = prompt.lower().find(closing, opening.end())
+    if end < 0:
+        return None
+    outside = prompt[: opening.start()] + " " + prompt[end + len(closing) :]
+    return prompt[opening.end() : end], outside
+
+
 def background_task(prompt: str) -> Task | None:
     """The task this prompt asks for, or None when it is a message to answer."""
     data = _data()
-    block = data["block"].search(prompt)
-    key = data["json_key"].search(prompt)
-    if block is None and key is None:
+    found = _transcript(prompt)
+    if found is None:
         return None
-    transcript = block.group("body") if block else prompt
+    transcript, instruction = found
+    lines = list(data["role_line"].finditer(transcript))
     users = set(data["user_roles"])
     questions = tuple(
-        m.group("text").strip()
-        for m in data["role_line"].finditer(transcript)
-        if m.group("role").lower() in users and m.group("text").strip()
+        " ".join(transcript[m.end() : after.start() if after else len(transcript)].split())
+        for m, after in zip(lines, [*lines[1:], None])
+        if m.group("role").lower() in users
     )
+    questions = tuple(q for q in questions if q)
     if not questions:
         return None
-    instruction = prompt.replace(transcript, " ")
+    key = data["json_key"].search(instruction)
     if key is not None and key.group("key").lower() in data["kinds"]:
         name = key.group("key").lower()
         return Task(data["kinds"][name], name, questions, instruction)
@@ -102,6 +120,7 @@ class TaskAnswers:
         ]
         self.suggestions = list(dict.fromkeys([*profile.examples, *headings]))
         self._vectors = None
+        self._lock = threading.Lock()
 
     @classmethod
     def of(cls, assistant) -> TaskAnswers:
@@ -116,16 +135,21 @@ class TaskAnswers:
         sections = [s.title for d in documents for s in d.sections if s.title != d.title]
 
         def rail(text: str) -> str | None:
-            return rails.rail_for(text, (), embed)
+            check = rails.check_message(text, resources.settings.max_message_chars)
+            return rails.rail_for(check.text, (), embed) if check.status == "ok" else None
 
         return cls(assistant.profile, sections, rail, embed, HELP_FIRST)
 
-    def allows(self, task: Task) -> bool:
-        """Whether to answer it as a task: not when the prompt's own words call for a rail that
-        sends a person to help (someone in crisis who pasted a transcript gets the chain's
-        reply). Other rails may fire on a client's long template ("1-3 tags ... use only"
-        reads like dosing to the patterns), and a task's answer holds nothing they guard."""
-        return self.rail(" ".join(task.instruction.split())) not in self.help_first
+    def needs_help(self, task: Task) -> str | None:
+        """The words in the prompt, the instruction or a message of its transcript, that call
+        for a rail that sends a person to help, or None. Such a prompt is no task: someone in
+        crisis who typed one gets the chain's reply to those words, with help. Other rails may
+        fire on a client's long template ("1-3 tags ... use only" reads like dosing to the
+        patterns), and a task's answer holds nothing they guard."""
+        for text in (" ".join(task.instruction.split()), *task.questions):
+            if self.rail(text) in self.help_first:
+                return text
+        return None
 
     def answer(self, task: Task) -> str:
         """What the client asked for: JSON with the task's key, or plain text when it named
@@ -143,13 +167,15 @@ class TaskAnswers:
             return None
         if any(self.rail(q) is not None for q in task.questions):
             return NEUTRAL_TITLE if task.kind == "title" else []
+        from assistant.rails.doses import redact_doses
+
         if task.kind == "title":
-            return title(task.questions[0])
+            return title(redact_doses(task.questions[0]))
         if task.kind == "tags":
             return list(self.profile.tags)
         if task.kind == "follow_ups":
             return self.follow_ups(task.questions)
-        return [task.questions[-1]]
+        return [redact_doses(task.questions[-1])]
 
     def follow_ups(self, asked: Sequence[str]) -> list[str]:
         """The suggestions nearest the last question, less any that was asked already (in
@@ -158,8 +184,9 @@ class TaskAnswers:
 
         if not self.suggestions:
             return []
-        if self._vectors is None:
-            self._vectors = np.asarray(self.embed(self.suggestions), dtype=np.float32)
+        with self._lock:
+            if self._vectors is None:
+                self._vectors = np.asarray(self.embed(self.suggestions), dtype=np.float32)
         questions = np.asarray(self.embed(list(asked)), dtype=np.float32)
         similarity = self._vectors @ questions.T  # suggestions x asked
         fresh = similarity.max(axis=1) < ASKED_ALREADY

@@ -65,7 +65,8 @@ def test_recorded_open_webui_requests_are_tasks(name, kind, key):
     [
         "What did Close et al. find?",
         'What does { "title": "x" } mean in JSON?',  # a key, but no transcript
-        "User: how much honey?",  # a role line, but no key and no tagged block
+        "User: how much honey?",  # a role line, but no tagged block
+        'user: how do I format {"title": "x"} in JSON?',  # a key, but no tagged block
         "<chat_history>ASSISTANT: hello</chat_history> what is a title?",  # no user line
     ],
 )
@@ -121,7 +122,30 @@ def test_a_prompt_whose_own_words_the_rails_refuse_is_no_task():
     prompt = "I want to die tonight. <chat_history>USER: who wrote it?</chat_history> a title?"
     task = background_task(prompt)
     assert task.kind == "title" and "who wrote it" not in task.instruction
-    assert not answers(refuse="want to die").allows(task)
-    assert answers().allows(background_task(recorded("title")))
+    assert answers(refuse="want to die").needs_help(task) == "I want to die tonight. a title?"
+    assert answers().needs_help(background_task(recorded("title"))) is None
     # a rail that does not send the person to help leaves a client's template a task
-    assert answers(refuse="want to die", reason="dosing").allows(task)
+    assert answers(refuse="want to die", reason="dosing").needs_help(task) is None
+    # nor may a message in the transcript ask for help unheard
+    inside = background_task("A title? <chat_history>USER: I want to die</chat_history>")
+    assert answers(refuse="want to die").needs_help(inside) == "I want to die"
+
+
+def test_a_message_in_the_transcript_is_read_whole_and_no_dose_is_repeated():
+    prompt = (
+        'Generate a title. JSON format: { "title": "..." }\n<chat_history>\n'
+        "USER: Why was 20 mg chosen\nin the trial?\nASSISTANT: ...\n</chat_history>"
+    )
+    task = background_task(prompt)
+    assert task.questions == ("Why was 20 mg chosen in the trial?",)
+    got = json.loads(answers().answer(task))["title"]
+    assert "20 mg" not in got and got.startswith("Why was")
+
+
+def test_an_unclosed_or_huge_prompt_is_read_in_linear_time():
+    import time
+
+    started = time.perf_counter()
+    assert background_task('{"title": 1}' + "\n" * 60_000 + "x") is None
+    assert background_task("<chat_history>" * 4000) is None
+    assert time.perf_counter() - started < 5.0  # quadratic, it took 36 s

@@ -38,7 +38,7 @@ def server_params(assistant, settings):
 
 
 @pytest.fixture(scope="module")
-def session(server_params):
+def session(server_params, resources):
     """Everything the tests check, gathered in one client session (one server start)."""
     from mcp import Client
 
@@ -56,6 +56,10 @@ def session(server_params):
             out["passage"] = await client.call_tool(
                 "cited_passage",
                 {"document": source["document"], "start": source["start"], "end": source["end"]},
+            )
+            at = resources.texts["article"].index("120-180")
+            out["dose_cut"] = await client.call_tool(
+                "cited_passage", {"document": "article", "start": at, "end": at + 7}
             )
             out["bad_type"] = await client.call_tool("ask", {"question": 42})
             out["missing"] = await client.call_tool("ask", {})
@@ -102,6 +106,11 @@ def test_a_cited_passage_is_the_quote_in_its_paragraph(session):
     quote = session["answer"].structured_content["sources"][0]["quote"]
     passage = session["passage"].structured_content
     assert passage["quote"] == quote and quote in passage["paragraph"]
+
+
+def test_a_passage_cut_through_a_dose_shows_no_dose(session):
+    passage = session["dose_cut"].structured_content
+    assert set(passage["quote"]) == {"█"} and "120-180" not in passage["paragraph"]
 
 
 def test_bad_arguments_get_a_clear_error_not_a_traceback(session):
