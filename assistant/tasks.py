@@ -2,10 +2,10 @@
 recognised by their shape and answered cheaply, without the chain.
 
 Clients send them to the selected model like any message, so without this the assistant
-answers "the article does not cover that" to each. A request is a task when its prompt holds a
-transcript of the conversation and asks for JSON with a key, or holds the transcript in a
-tagged block (``tasks.toml``); the reply is what it asks for, made from the transcript and the
-corpus: the title from the first question, the tags from
+answers "the article does not cover that" to each. A request is a task when its prompt holds
+the conversation as a transcript in a tagged block (``tasks.toml``); the JSON key it asks for,
+or else its instruction's words, name the kind, and the reply is what it asks for, made from
+the transcript and the corpus: the title from the first question, the tags from
 the corpus profile, follow-ups from the profile's example questions and the documents' section
 headings nearest the last question (no dose is repeated). The user's own messages in the
 transcript pass the input rails again: a conversation any of them would be refused gets a
