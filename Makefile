@@ -60,7 +60,7 @@ load: install
 # retrain the reader on ../shared/squad2 (resumes from models/reader/checkpoints), fit its
 # sentence weights, then refit the decision over it
 reader: install
-	$(PY) -m assistant.reader.train
+	$(PY) -m training.reader
 	$(PY) -m evals.squad ../shared/squad2/dev-v2.0.json --calibrate
 	$(MAKE) decision
 
@@ -70,11 +70,11 @@ reader: install
 decision: install
 	$(PY) -m evals.fit_decision
 
-# retrain the learned intent rail (models/intents) on rails/data/intent_examples*.jsonl and
-# SQuAD 2.0 train questions, then the head in front of it: about 20 minutes on 2 cores
+# retrain the learned intent rail (models/intents) on training/data/intents/intent_examples*.jsonl
+# and SQuAD 2.0 train questions, then the head in front of it: about 20 minutes on 2 cores
 intents: install
-	$(PY) -m assistant.rails.train_intents
-	$(PY) -m assistant.rails.train_intents --head
+	$(PY) -m training.intents
+	$(PY) -m training.intents --head
 
 clean:
 	rm -rf index/chroma index/manifest.json* reports .pytest_cache

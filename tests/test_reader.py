@@ -1,5 +1,5 @@
 """The reader (assistant/reader/): its sentence probability, the calibration file, and the
-SQuAD pairs it is trained on. The ONNX model itself is checked in
+SQuAD pairs it is trained on (training/pairs.py). The ONNX model itself is checked in
 tests/integration/test_reader_model.py."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 import numpy as np
 
 from assistant.reader import Calibration
-from assistant.reader.pairs import read_squad, training_pairs
+from training.pairs import read_squad, training_pairs
 
 
 def test_the_learned_probability_weighs_the_reader_beside_the_features():

@@ -8,8 +8,8 @@ it may name one (``learned_choice``).
 In front of it, a head (``head.json``, a logistic regression) reads the message's sentence
 vector, the one retrieval computes for the question anyway: a message the head finds safer
 than every held-out unsafe message (``head_none``) never reaches the fine-tuned model, so most
-messages cost a dot product. Training: ``make intents`` (``python -m
-assistant.rails.train_intents``, then ``--head``)."""
+messages cost a dot product. Training: ``make intents`` (``python -m training.intents``, then
+``--head``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The reader: a cross-encoder trained by ``python -m assistant.reader.train`` (``make reader``)
+"""The reader: a cross-encoder trained by ``python -m training.reader`` (``make reader``)
 that reads a question against each candidate sentence and says how likely the sentence holds
 the answer. ``assistant/answerers.py`` ranks candidates with it; the decision to answer, say
 "not directly" or abstain is the shared one of ``assistant/decide.py``.

@@ -1,18 +1,18 @@
 """Train the learned intent rail: the bundled MiniLM fine-tuned as a 7-way classifier.
 
-    python -m assistant.rails.train_intents [--layers N] [--epochs N]   (``make intents``)
-    python -m assistant.rails.train_intents --recalibrate               (thresholds only)
-    python -m assistant.rails.train_intents --head                      (the head only)
+    python -m training.intents [--layers N] [--epochs N]   (``make intents``)
+    python -m training.intents --recalibrate               (thresholds only)
+    python -m training.intents --head                      (the head only)
 
-Data: ``rails/data/intent_examples*.jsonl`` (messages written for it by people who never saw
-the rails; one with a ``context`` is read after that earlier message), less any near copy of an
-eval or blind message, and ordinary SQuAD 2.0 train questions as more ``none``; a share of the
-training messages is also read after a safe one, as the rail reads a follow-up. 15% is held
-out; each rail's threshold is the lowest probability at which the held-out safe messages
-written for it (the look-alikes, not the SQuAD questions, which are too easy to count) are
-taken for it at most ``MAX_FALSE_RATE`` of the time, raised above every safe message of the
-gated eval suite. The model is exported to ONNX, quantised to int8, and written to
-``models/intents/`` with its thresholds and held-out figures (recall with 95% intervals).
+Data: ``training/data/intents/intent_examples*.jsonl`` (messages written for it by people who
+never saw the rails; one with a ``context`` is read after that earlier message), less any near
+copy of an eval or blind message, and ordinary SQuAD 2.0 train questions as more ``none``; a
+share of the training messages is also read after a safe one, as the rail reads a follow-up. 15%
+is held out; each rail's threshold is the lowest probability at which the held-out safe messages
+written for it (the look-alikes, not the SQuAD questions, which are too easy to count) are taken
+for it at most ``MAX_FALSE_RATE`` of the time, raised above every safe message of the gated eval
+suite. The model is exported to ONNX, quantised to int8, and written to ``models/intents/`` with
+its thresholds and held-out figures (recall with 95% intervals).
 
 The head (``--head``, after the model) is a logistic regression over the message's sentence
 vector, the one retrieval computes anyway: a message it finds safer than every held-out unsafe
@@ -27,9 +27,11 @@ import time
 from pathlib import Path
 
 from assistant.config import ROOT, apply_offline_env
-from assistant.onnx_export import export_logits
-from assistant.rails.data import DATA
 from assistant.rails.learned import HEAD, LABELS, MAX_TOKENS, MODEL_DIR, IntentModel
+from training.onnx_export import export_logits
+
+# the written messages; those in not_trained/ were tried and left out (see its README)
+DATA = ROOT / "training" / "data" / "intents"
 
 SQUAD_TRAIN = ROOT.parent / "shared" / "squad2" / "train-v2.0.json"
 SQUAD_NONE = 8000
@@ -120,7 +122,7 @@ def train(args: argparse.Namespace) -> dict:
     written = sum(1 for path in DATA.glob("intent_examples*.jsonl") for _ in path.open())
     args.trained_on = (
         f"{len(rows) - SQUAD_NONE:,} of the {written:,} messages of "
-        "assistant/rails/data/intent_examples*.jsonl (written for it by helpers who never saw the "
+        "training/data/intents/intent_examples*.jsonl (written for it by helpers who never saw the "
         "rails; left out: near copies of eval or blind messages, and unsafe messages after a "
         f"context the patterns refuse) and {SQUAD_NONE:,} SQuAD 2.0 train questions as 'none'; "
         f"{args.joined_share:.0%} of the training share is also read after a safe message"

@@ -1,6 +1,6 @@
 """Train the reader: a cross-encoder from the bundled MiniLM, fine-tuned on SQuAD 2.0 pairs.
 
-    python -m assistant.reader.train [--epochs N] [--export-only]   (``make reader``)
+    python -m training.reader [--epochs N] [--export-only]   (``make reader``)
 
 The run checkpoints every ``--every`` steps into ``models/reader/checkpoints/`` and resumes from
 the newest checkpoint, so a stopped run loses at most that many steps. At the end the model is
@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from assistant.config import ROOT, apply_offline_env
-from assistant.onnx_export import export_logits
-from assistant.reader.pairs import Question, read_squad, training_pairs
+from training.onnx_export import export_logits
+from training.pairs import Question, read_squad, training_pairs
 
 SHARED = ROOT.parent / "shared" / "squad2"
 OUT = ROOT / "models" / "reader"
