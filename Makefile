@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 LLM_STAMP := $(VENV)/.installed-llm
 
-.PHONY: install run test lint unit evals bench bench-scale load reader decision intents browser clean
+.PHONY: install run test lint unit evals bench bench-scale load reader decision intents routes browser clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -75,6 +75,10 @@ decision: install
 intents: install
 	$(PY) -m training.intents
 	$(PY) -m training.intents --head
+
+# refit the router (models/routes/router.json) on assistant/routes/examples.jsonl: about a minute
+routes: install
+	$(PY) -m training.routes
 
 clean:
 	rm -rf index/chroma index/manifest.json* reports .pytest_cache

@@ -24,6 +24,7 @@ from pathlib import Path
 from assistant.config import Settings, apply_offline_env
 from assistant.rails.doses import mask_doses
 from assistant.rails.registry import BADGES as REASON_BADGES  # a refusal's badge, per rail
+from assistant.registry import BADGES, STAGES  # a status's badge; the stages, in order
 
 apply_offline_env()  # before gradio is imported: no analytics, no hub
 
@@ -41,16 +42,6 @@ STREAM_DELAY_S = 0.012  # between chunks: a visible stream, about half a second 
 KEEP_ALIVE_S = 75
 CONTEXT_CHARS = 360  # of the paragraph shown either side of a quote in the sources panel
 
-BADGES = {
-    "answered": ("answered", "✓ Answered from the sources"),
-    "partial": ("partial", "◐ Not directly in the sources: the closest they come"),
-    "abstained": ("abstained", "∅ Not in the sources"),
-    "refused": ("refused", "⛔ Refused"),
-    "invalid": ("invalid", "⚠ Couldn't read that message"),
-    "error": ("invalid", "⚠ Something went wrong"),
-}
-ERROR_MESSAGE = "Something went wrong on our side while answering; please try again."
-TIMED_STAGES = ("guard_in", "condense", "retrieve", "answer", "decide", "write", "guard_out")
 
 CSS = """
 .gradio-container { max-width: 1280px !important; margin: 0 auto !important; }
@@ -207,7 +198,7 @@ def timings_html(reply_dict: dict) -> str:
     timings = reply_dict.get("timings_ms") or {}
     total = timings.get("total") or sum(timings.values()) or 1.0
     rows = []
-    for stage in (*TIMED_STAGES, *(k for k in timings if k not in TIMED_STAGES + ("total",))):
+    for stage in (*STAGES, *(k for k in timings if k not in (*STAGES, "total"))):
         if stage not in timings:
             continue
         ms = timings[stage]
@@ -235,35 +226,21 @@ EMPTY_DETAILS = (
 # The page
 
 
-def error_reply(message: object, disclaimer: str) -> dict:
-    """The Reply JSON of a turn that failed on our side (status ``error``)."""
-    from assistant.types import Reply
-
-    text = message if isinstance(message, str) else ""
-    return Reply(text, text, "error", ERROR_MESSAGE, disclaimer=disclaimer).to_dict()
-
-
 def build_app(assistant, concurrency: int = CONCURRENCY):
     """The Gradio Blocks around one loaded Assistant; ``concurrency`` turns run at once."""
     import gradio as gr
 
     from assistant.corpus import parse_front_matter
-    from assistant.history import bounded, remember
 
     texts = assistant.resources.texts
     profile = assistant.profile
-    max_turns = assistant.settings.history_turns
 
     def run_turn(message: object, turns: Sequence) -> tuple[dict, list]:
-        """One turn through the chain; any failure becomes a polite message, never a trace."""
+        """One turn through the session layer (it never raises; a failure is status error)."""
         if not isinstance(message, str | bytes):
             message = ""
-        try:
-            reply = assistant.reply(message, bounded(turns or [], max_turns))
-        except Exception:  # the chain handles bad input; this is for bugs, logged not shown
-            log.exception("turn failed")
-            return error_reply(message, profile.disclaimer), list(turns or [])
-        return reply.to_dict(), list(remember(turns or [], reply, max_turns))
+        reply, turns = assistant.turn(message, tuple(turns or ()))
+        return reply.to_dict(), list(turns)
 
     def respond(message, messages, turns):
         """Show the question, answer it, stream the reply into the chat; fill the side panel."""

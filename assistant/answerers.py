@@ -4,6 +4,8 @@ holds the answer. One protocol, one registry; the ``decide`` step after them
 
     candidates (the retrieved passages' sentences and their features) -> rank -> [(index, log-odds)]
 
+``make_candidates`` builds the candidates from the retrieved passages.
+
 - ``scorer``: a logistic regression over the six sentence features (``answer.FEATURES``), its
   weights in ``models/answer/scorer.json`` (written by ``python -m evals.fit_scorer``);
 - ``reader``: the trained cross-encoder (``assistant/reader``) reads the scorer's best few
@@ -15,17 +17,23 @@ Adding an answerer: one class with ``name`` and ``rank``, and a line in ``ANSWER
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from assistant.answer import FEATURES
 from assistant.config import ROOT
 from assistant.reader import logit
-from assistant.types import Sentence
+from assistant.terms import content_terms
+from assistant.types import Passage, Sentence
+
+if TYPE_CHECKING:
+    from assistant.answer import SentenceScorer
+    from assistant.names import CitedName
 
 SCORER_WEIGHTS = ROOT / "models" / "answer" / "scorer.json"
 
@@ -40,6 +48,32 @@ class Candidates:
     features: np.ndarray
     names_asked: bool = False  # the question names a person the documents cite
     name_terms: frozenset[str] = frozenset()
+
+
+def make_candidates(
+    question: str,
+    query_vector,
+    passages: Sequence[Passage],
+    cited: Sequence[CitedName],
+    scorer: SentenceScorer,
+    sentence_vectors: np.ndarray,
+    sentence_rows: dict[str, list[int]],
+) -> Candidates:
+    """The retrieved passages' sentences and their answer features: what every answerer ranks
+    and the decision reads. ``query_vector`` is the question's (unit) vector, ``cited`` the
+    names it mentions (``names.CitedName``), ``sentence_vectors`` the corpus's sentence vectors
+    and ``sentence_rows`` a passage id's rows of them."""
+    name_terms = frozenset(t for c in cited for alias in c.aliases for t in content_terms(alias))
+    sentences, features = scorer.features(
+        question=question,
+        query_vector=np.asarray(query_vector, dtype=np.float32),
+        passages=passages,
+        sentence_vectors=sentence_vectors,
+        sentence_rows=sentence_rows,
+        named_passages={pid for c in cited for pid in c.passage_ids},
+        name_terms=name_terms,
+    )
+    return Candidates(question, tuple(sentences), features, bool(cited), name_terms)
 
 
 # (candidate index, log-odds that it holds the answer), best first

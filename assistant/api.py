@@ -4,8 +4,8 @@
     POST /v1/chat/completions    OpenAI request and response shapes; ``stream: true`` sends SSE
 
 Stateless, as with any OpenAI model: the conversation comes from ``messages``. The earlier user
-messages are replayed through the chain to rebuild the history the follow-up needs (each
-prefix's turn is remembered, so a client that sends the growing conversation costs one chain
+messages are the history the follow-up needs (``Assistant.follow``: each is answered once, its
+turn remembered per prefix, so a client that sends the growing conversation costs one chain
 run per request). The message content is the reply's answer as shown (its [n] markers, then
 the disclaimer); the whole reply (sources, status, confidence, standalone question, refusal
 reason, timings) travels in the response's extra field ``reply``. A streamed reply also
@@ -19,10 +19,11 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import logging
 import threading
 import time
 import uuid
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Iterator
 from typing import Literal
 
@@ -33,10 +34,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assistant.citations import source_event
 from assistant.tasks import TaskAnswers, background_task
-from assistant.types import Turn
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
 STREAM_WORDS = 4  # words per streamed chunk
+
+log = logging.getLogger("assistant.api")
 
 
 class ApiError(Exception):
@@ -119,46 +121,6 @@ def parse_request(raw: bytes) -> ChatRequest:
     return request
 
 
-class Histories:
-    """Turns rebuilt from the user messages before the last, remembered per conversation prefix
-    (an LRU of ``size`` prefixes), so the growing conversation of a client is replayed once."""
-
-    def __init__(self, assistant, size: int = 4096) -> None:
-        self.assistant = assistant
-        self.size = size
-        self._turns: OrderedDict[tuple[str, ...], Turn] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def history(self, earlier: list[str]) -> tuple[Turn, ...]:
-        from assistant.history import to_turn
-
-        limit = self.assistant.settings.history_turns
-        turns: list[Turn] = []
-        for i in range(len(earlier)):
-            key = tuple(earlier[: i + 1])
-            with self._lock:
-                turn = self._turns.get(key)
-                if turn is not None:
-                    self._turns.move_to_end(key)
-            if turn is None:
-                turn = to_turn(self.assistant.reply(earlier[i], tuple(turns[-limit:])))
-                with self._lock:
-                    self._turns[key] = turn
-                    while len(self._turns) > self.size:
-                        self._turns.popitem(last=False)
-            turns.append(turn)
-        return tuple(turns[-limit:])
-
-    def remember(self, users: list[str], reply) -> None:
-        """This request's turn, so the next request of the conversation finds it."""
-        from assistant.history import to_turn
-
-        with self._lock:
-            self._turns[tuple(users)] = to_turn(reply)
-            while len(self._turns) > self.size:
-                self._turns.popitem(last=False)
-
-
 class RateLimiter:
     """At most ``per_minute`` requests from one client in any 60 seconds (0: no limit)."""
 
@@ -191,7 +153,6 @@ def _words(text: str) -> Iterator[str]:
 def build_api(assistant, settings) -> FastAPI:
     """The FastAPI app with the /v1 routes; the page is mounted on it by app.py."""
     model_id = settings.model_id
-    histories = Histories(assistant)
     tasks: list[TaskAnswers] = []  # made on the first background request
     tasks_lock = threading.Lock()
     limiter = RateLimiter(settings.rate_limit_per_minute)
@@ -208,6 +169,13 @@ def build_api(assistant, settings) -> FastAPI:
     async def api_error(_request: Request, error: ApiError):
         headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
         return JSONResponse(error.body(), status_code=error.status, headers=headers)
+
+    @app.exception_handler(Exception)
+    async def server_error(_request: Request, error: Exception):
+        """A failure outside a turn (a turn never raises): one line, the traceback logged."""
+        log.error("request failed", exc_info=error)
+        message = "Something went wrong on our side; please try again."
+        return JSONResponse(ApiError(500, message, "server_error", "internal").body(), 500)
 
     def admit(request: Request) -> None:
         """Auth, then the rate limit; raise ApiError when the request may not go on."""
@@ -269,9 +237,7 @@ def build_api(assistant, settings) -> FastAPI:
         users = [m.text() for m in body.messages if m.role == "user"]
 
         def answer() -> dict:
-            reply = assistant.reply(users[-1], histories.history(users[:-1]))
-            histories.remember(users, reply)
-            return reply.to_dict()
+            return assistant.follow(users).to_dict()
 
         def answer_task() -> tuple[object, str | dict | None]:
             """The task and its answer; its reply when it is no task after all; or no task."""

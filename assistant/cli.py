@@ -85,7 +85,6 @@ NOT_A_MESSAGE = (
     'That line is not a JSON object with a "message" string; send one like '
     '{"message": "What did Close et al. find?", "conversation": "c1"}.'
 )
-FAILED = "Something went wrong while answering this message; please try again or rephrase it."
 
 
 def _jsonl_message(line: str) -> tuple[str | None, str]:
@@ -109,16 +108,6 @@ def _invalid(question: str, answer: str, disclaimer: str):
     return guard_out(Reply(question[:200], "", "invalid", answer), {}, disclaimer)
 
 
-def _answer(assistant, message: str | bytes, conversation: str):
-    """The assistant's reply; an unexpected failure becomes a reply, never a traceback."""
-    try:
-        return assistant.ask(message, conversation)
-    except Exception as error:  # noqa: BLE001 - one bad turn must not end the session
-        print(f"assistant: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
-        question = message if isinstance(message, str) else ""
-        return _invalid(question, FAILED, assistant.profile.disclaimer)
-
-
 def cmd_chat(args: argparse.Namespace) -> int:
     assistant = _assistant(args)
     if assistant is None:
@@ -139,16 +128,16 @@ def cmd_chat(args: argparse.Namespace) -> int:
             line = None  # the guard says what to do with undecodable bytes
         if not args.jsonl:
             message = raw.rstrip(b"\r\n") if line is None else line.rstrip("\r\n")
-            _print_reply(_answer(assistant, message, "default"), False)
+            _print_reply(assistant.ask(message), False)
         elif line is None:
-            _print_reply(_answer(assistant, raw, "default"), True)
+            _print_reply(assistant.ask(raw), True)
         elif line.strip():
             message, conversation = _jsonl_message(line)
             if message is None:
                 invalid = _invalid(line.strip(), NOT_A_MESSAGE, assistant.profile.disclaimer)
                 _print_reply(invalid, True)
             else:
-                _print_reply(_answer(assistant, message, conversation), True)
+                _print_reply(assistant.ask(message, conversation), True)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

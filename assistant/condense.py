@@ -2,19 +2,21 @@
 subject (``assistant/subject.py``): pronouns resolved ("he", "her pain", "that study", "it"),
 ellipsis completed ("and psilocybin?", "what about Hendricks?", "for what condition?"), and
 the topic carried over to a follow-up that needs it. Self-contained questions come back
-unchanged. Resolution is rule-based and reads only the history and the corpus."""
+unchanged. Resolution is rule-based and reads only the history and the corpus; the patterns it
+reads are in ``condense.toml``, the in-place edits in ``assistant/phrasing.py``."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from assistant.genders import FEMININE, MASCULINE, document_genders, infer_genders
 from assistant.names import CitedName, NameIndex
+from assistant.patterns import load_toml, pattern, words
+from assistant.phrasing import finish, possessive, replace_phrase, substitute
 from assistant.smalltalk import small_talk_kind
 from assistant.subject import (
-    AUX,
-    WH,
     Subject,
     find_subject,
     is_person,
@@ -24,50 +26,18 @@ from assistant.subject import (
 )
 from assistant.types import Passage, Turn
 
-_PERSON_PRONOUN = re.compile(r"\b(he|him|his|she|her|hers)\b", re.I)
-_GROUP_PRONOUN = re.compile(r"\b(they|them|their)\b", re.I)
-_THING_REFERENCE = re.compile(
-    r"\b(?:(?P<dem>that|this|the|those|these) (?P<noun>study|trial|article|paper|review|book|"
-    r"research|series|case series|documentary|podcast|protocol|session|sessions|drug|findings|"
-    r"results|work|survey|investigation|analysis|story)|(?P<pro>it|its|them))\b",
-    re.I,
-)
-_OF_REFERENCE = re.compile(
-    r"\bthe (authors|researchers|results|findings|patients|participants|contributors|"
-    r"conclusions?|risks|benefits|dangers|effects)\b(?! of\b)",
-    re.I,
-)
-_ELLIPSIS = re.compile(
-    r"^\s*(?:(?:and|but|also|ok(?:ay)?|so)[,\s]+)?(?:what about|how about|and|also|what of)\s+"
-    r"(?P<t>.+?)\s*[?.!]*\s*$",
-    re.I,
-)
-_LEADING_AND = re.compile(
-    r"^\s*(?:(?:and|but|also|so|ok(?:ay)?|well|right|thanks|great|hmm+)[,.!\s]+)+(?=\S)", re.I
-)
-_CLAUSE_START = re.compile(rf"^(?:{WH}|{AUX}|i|you|we|he|she|it|they|there|let|tell)\b", re.I)
-# "For what condition?", "When?", "How long?": a wh-phrase with no verb of its own (no
-# auxiliary, no pronoun, no past tense), to be completed from the previous question.
-_FRAGMENT = re.compile(
-    rf"^\s*(?P<f>(?:(?:for|in|with|from|since|by|to|at|until|on)\s+)?{WH}"
-    r"(?:\s+(?!(?:" + AUX[3:-1] + r"|he|she|her|him|his|it|its|they|them|their|i|you|we)\b)"
-    r"(?![\w-]+ed\b)[\w-]+){0,2}|why not|how so|since when)"
-    r"\s*[?.!]*\s*$",
-    re.I,
-)
-_YES_NO = re.compile(rf"^{AUX}\b", re.I)
-_DEICTIC = re.compile(
-    r"\b(the two|both|either|then|there|too|instead|this|that|those|these|the same|"
-    r"the other|else)\b",
-    re.I,
-)
-# Words that say nothing of a topic: a follow-up made only of these plus stopwords is not
-# self-contained ("Why?", "Tell me more").
-_GENERIC = frozenset(
-    ("tell", "more", "say", "says", "said", "anything", "else", "detail", "details", "explain",
-     "mean", "means", "meaning", "happen", "happened", "happens", "make", "made", "work",
-     "works", "really", "also", "again", "please", "know")
-)  # fmt: skip
+# What points back, what is elliptical, what a rewrite reads (``condense.toml``).
+_DATA = load_toml(Path(__file__).with_name("condense.toml"))
+_REFERS = {key: pattern(v, _DATA["fragments"]) for key, v in _DATA["refers"].items()}
+_FOLLOWUP = {key: pattern(v, _DATA["fragments"]) for key, v in _DATA["followup"].items()}
+_REWRITE = {key: pattern(v) for key, v in _DATA["rewrite"].items()}
+_PERSON_PRONOUN, _GROUP_PRONOUN = _REFERS["person"], _REFERS["group"]
+_THING_REFERENCE, _OF_REFERENCE, _DEICTIC = _REFERS["thing"], _REFERS["of"], _REFERS["deictic"]
+_ELLIPSIS, _LEADING_AND = _FOLLOWUP["ellipsis"], _FOLLOWUP["leading_and"]
+_CLAUSE_START, _FRAGMENT, _YES_NO = (_FOLLOWUP[k] for k in ("clause_start", "fragment", "yes_no"))
+# Words that say nothing of a topic; after "her", words that make it no possessive.
+_GENERIC = words(_DATA["words"]["generic"])
+_NOT_POSSESSED = words(_DATA["words"]["not_possessed"])
 
 
 def _pronoun_fits(pronoun: str, cited: CitedName, genders: Mapping[str, str]) -> bool:
@@ -80,42 +50,12 @@ def _pronoun_fits(pronoun: str, cited: CitedName, genders: Mapping[str, str]) ->
     return True
 
 
-def _possessive(name: str) -> str:
-    # A straight apostrophe, as people type it (the retrievers treat both alike).
-    return f"{name}'" if name.endswith("s") and not name.endswith("ss") else f"{name}'s"
-
-
 def _is_possessive_her(question: str, match: re.Match[str]) -> bool:
     rest = question[match.end() :]
     following = re.match(r"\s+([\w’'-]+)", rest)
     if not following:
         return False
-    word = following.group(1).lower()
-    return word not in {
-        "to", "in", "on", "at", "by", "for", "with", "from", "about", "into", "and", "or",
-        "as", "that", "than", "when", "after", "before", "if", "so", "again", "up", "out",
-        "off", "back", "down", "over", "through", "during", "first", "anything", "something",
-    }  # fmt: skip
-
-
-def _fix_article(text: str, start: int) -> str:
-    """Make "a"/"an" just before ``start`` agree with the word that now follows it."""
-    before = re.search(r"\b(a|an|A|An)\s+$", text[:start])
-    if not before:
-        return text
-    following = text[start:].lstrip()
-    # an acronym said letter by letter takes "an" when its first letter sounds a vowel (an MDMA
-    # session, an LSD trip, an FAQ)
-    vowel = bool(re.match(r"(?i:[aeio]|u(?!s)|honest|hour)|[AEFHILMNORSX][A-Z]+\b", following))
-    article = "an" if vowel else "a"
-    if before.group(1)[0].isupper():
-        article = article.capitalize()
-    return text[: before.start()] + article + " " + text[start:]
-
-
-def _substitute(text: str, match: re.Match[str], replacement: str) -> str:
-    out = text[: match.start()] + replacement + text[match.end() :]
-    return _fix_article(out, match.start())
+    return following.group(1).lower() not in _NOT_POSSESSED
 
 
 def _resolve_people(
@@ -130,8 +70,8 @@ def _resolve_people(
             name = cited.name
             word = match.group(1).lower()
             if word in ("his", "hers") or (word == "her" and _is_possessive_her(question, match)):
-                return _substitute(question, match, _possessive(name)), True
-            return _substitute(question, match, name), True
+                return substitute(question, match, possessive(name)), True
+            return substitute(question, match, name), True
     return question, False
 
 
@@ -141,8 +81,8 @@ def _resolve_group(question: str, subject: Subject) -> tuple[str, bool]:
     if not match or not subject.mention or "et al" not in subject.mention.lower():
         return question, False
     if match.group(1).lower() == "their":
-        return _substitute(question, match, _possessive(subject.mention)), True
-    return _substitute(question, match, subject.mention), True
+        return substitute(question, match, possessive(subject.mention)), True
+    return substitute(question, match, subject.mention), True
 
 
 def _thing_for(subject: Subject, plural: bool) -> str | None:
@@ -178,32 +118,28 @@ def _resolve_things(question: str, subject: Subject, pronouns: bool = True) -> t
 def _resolve_thing(question: str, match: re.Match[str], subject: Subject) -> str | None:
     if match.group("pro"):
         word = match.group("pro").lower()
-        if word == "it" and re.match(
-            r"\s+(?:is|was|'s)\s+\w+\s+(?:to|that)\b", question[match.end() :]
-        ):
-            return None  # "is it safe to ...": no antecedent
+        before, after = question[: match.start()], question[match.end() :]
+        if word == "it" and _REWRITE["it_clause"].match(after):
+            return None  # "it is hard to ...": no antecedent
         if (
             word == "it"
-            and re.search(r"\b(?:is|was)\s+$", question[: match.start()])
-            and re.match(
-                r"\s+(?:safe|legal|dangerous|possible|true|ok|okay|risky|wise)\b",
-                question[match.end() :],
-            )
+            and _REWRITE["is_before"].search(before)
+            and _REWRITE["judgement_after"].match(after)
         ):
-            return None
+            return None  # "is it safe": no antecedent
         thing = _thing_for(subject, plural=word == "them")
         if not thing:
             return None
-        return _substitute(question, match, _possessive(thing) if word == "its" else thing)
+        return substitute(question, match, possessive(thing) if word == "its" else thing)
     noun = match.group("noun").lower()
     if match.group("dem").lower() == "the" and noun not in ("study", "trial", "series", "review"):
         return None  # "the session" may be any session; leave it to carry-over
     plural = noun.endswith("s") and noun != "series"
     thing = _thing_for(subject, plural=plural)
     if thing:
-        return _substitute(question, match, thing)
+        return substitute(question, match, thing)
     if subject.person:
-        return _substitute(question, match, f"{_possessive(subject.mention)} {noun}")
+        return substitute(question, match, f"{possessive(subject.mention)} {noun}")
     return None
 
 
@@ -215,7 +151,7 @@ def _resolve_of(question: str, subject: Subject) -> tuple[str, bool]:
     if subject.topic and not _refers_to_person(subject):
         return question[: match.end()] + f" of {subject.topic.text}" + question[match.end() :], True
     if subject.person and match.group(1).lower() not in ("patients", "participants"):
-        said = f"{_possessive(subject.mention)} {match.group(1)}"
+        said = f"{possessive(subject.mention)} {match.group(1)}"
         return question[: match.start()] + said + question[match.end() :], True
     return question, False
 
@@ -229,28 +165,18 @@ def _swap_in(previous: str, new: str, names: NameIndex, terms: re.Pattern[str]) 
     }:
         new = new_names[0].name  # "what about Hendricks?" -> Peter Hendricks
     if new_names and old_names:
-        return _replace_phrase(previous, mention_of(previous, old_names[0]), new)
+        return replace_phrase(previous, mention_of(previous, old_names[0]), new)
     new_substance = terms.search(new)
     old_substance = terms.search(previous)
     if new_substance and old_substance:
-        return _replace_phrase(previous, old_substance.group(1), new)
+        return replace_phrase(previous, old_substance.group(1), new)
     topic = topic_of(previous)
     if topic and not new_names and not new_substance:
-        head = re.split(r"\s+in\s+", topic.text, maxsplit=1)[0]
-        return _replace_phrase(previous, head, new)
+        head = _REWRITE["in_phrase"].split(topic.text, maxsplit=1)[0]
+        return replace_phrase(previous, head, new)
     if topic and (new_names or new_substance):
-        return _replace_phrase(previous, topic.text, new)
+        return replace_phrase(previous, topic.text, new)
     return None
-
-
-def _replace_phrase(text: str, old: str, new: str) -> str | None:
-    pattern = re.compile(rf"(?<!\w){re.escape(old)}(?:['’]s)?(?!\w)", re.I)
-    match = pattern.search(text)
-    if not match:
-        return None
-    said = match.group(0)
-    replacement = _possessive(new) if said.endswith(("'s", "’s")) and not old.endswith("s") else new
-    return _substitute(text, match, replacement)
 
 
 def _with_context(question: str, subject: Subject) -> str:
@@ -259,19 +185,8 @@ def _with_context(question: str, subject: Subject) -> str:
     if subject.topic and not _refers_to_person(subject):
         core = re.sub(r"[?.!\s]+$", "", question)
         if subject.topic.text.lower() not in core.lower():
-            return _finish(f"{core}, in {subject.topic.text}?")
-    return f"{_finish(question)} (following up on: {_finish(subject.question)})"
-
-
-def _finish(text: str) -> str:
-    """Capitalised, ending in one question mark (or the user's own end punctuation)."""
-    text = re.sub(r"\s+", " ", text).strip()
-    if not text:
-        return text
-    text = text[0].upper() + text[1:]
-    if not re.search(r"[?!.]$", text):
-        text += "?"
-    return text
+            return finish(f"{core}, in {subject.topic.text}?")
+    return f"{finish(question)} (following up on: {finish(subject.question)})"
 
 
 def _first_person_at(text: str, names: NameIndex) -> int | None:
@@ -325,7 +240,7 @@ def condense_followup(
     if ellipsis and not _CLAUSE_START.match(ellipsis.group("t")):
         swapped = _swap_in(subject.question, ellipsis.group("t"), names, term)
         if swapped:
-            return _finish(swapped)
+            return finish(swapped)
         return _with_context(question, subject)
     body = _LEADING_AND.sub("", question)
 
@@ -333,7 +248,7 @@ def condense_followup(
     if fragment and len(body.split()) <= 4:
         previous = re.sub(r"[?.!\s]+$", "", subject.question)
         if _YES_NO.match(previous):
-            return _finish(f"{fragment.group('f')} {previous[0].lower()}{previous[1:]}")
+            return finish(f"{fragment.group('f')} {previous[0].lower()}{previous[1:]}")
         return _with_context(body, subject)
 
     text, changed = body, False
@@ -353,7 +268,7 @@ def condense_followup(
     text, of = _resolve_of(text, subject)
     changed = changed or of
     if changed:
-        return _finish(text)
+        return finish(text)
 
     if _anchored(body, names, term):
         return question

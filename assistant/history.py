@@ -1,10 +1,11 @@
 """Conversation history: what a turn remembers of the earlier ones, bounded, the same for the
-page (kept per browser tab), the CLI and the API (kept by conversation id)."""
+page (kept per browser tab), the CLI and MCP (kept by conversation id) and the API (rebuilt from
+the client's transcript). ``Assistant`` (``chain.py``) owns them."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from threading import Lock
 
 from assistant.types import Reply, Turn
@@ -65,3 +66,41 @@ class ConversationStore:
     def __len__(self) -> int:
         with self._lock:
             return len(self._histories)
+
+
+class TranscriptCache:
+    """Turns rebuilt from a client's transcript (its user messages, oldest first), for clients
+    that send the whole conversation each time (the OpenAI API): each earlier message is
+    answered once, its turn remembered per transcript prefix (an LRU of ``size`` prefixes)."""
+
+    def __init__(
+        self, reply: Callable[[str, tuple[Turn, ...]], Reply], max_turns: int, size: int = 4096
+    ) -> None:
+        self._reply = reply
+        self._max_turns = max_turns
+        self._size = size
+        self._turns: OrderedDict[tuple[str, ...], Turn] = OrderedDict()
+        self._lock = Lock()
+
+    def history(self, earlier: Sequence[str]) -> tuple[Turn, ...]:
+        """The turns of these earlier user messages, answered where not yet remembered."""
+        turns: list[Turn] = []
+        for i in range(len(earlier)):
+            key = tuple(earlier[: i + 1])
+            with self._lock:
+                turn = self._turns.get(key)
+                if turn is not None:
+                    self._turns.move_to_end(key)
+            if turn is None:
+                turn = to_turn(self._reply(earlier[i], bounded(turns, self._max_turns)))
+                self.remember(key, turn)
+            turns.append(turn)
+        return bounded(turns, self._max_turns)
+
+    def remember(self, messages: Sequence[str], turn: Turn) -> None:
+        """The turn answering the last of ``messages``, for the next request to find."""
+        with self._lock:
+            self._turns[tuple(messages)] = turn
+            self._turns.move_to_end(tuple(messages))
+            while len(self._turns) > self._size:
+                self._turns.popitem(last=False)

@@ -22,6 +22,9 @@ import sys
 
 from pydantic import BaseModel, Field
 
+from assistant.registry import STATUSES
+from assistant.routes.registry import ROUTES
+
 log = logging.getLogger("assistant.mcp")
 
 INSTRUCTIONS = (
@@ -46,9 +49,10 @@ class SourceOut(BaseModel):
 
 class AskResult(BaseModel):
     text: str = Field(description="the reply as shown: answer, [n] markers, disclaimer")
-    status: str = Field(description="answered, partial, abstained, refused, invalid or error")
+    status: str = Field(description=", ".join(STATUSES))
     confidence: float | None = Field(description="P(the quotes answer the question)")
     refusal_reason: str | None
+    route: str = Field(description="the kind of turn: " + ", ".join(ROUTES))
     standalone_question: str
     sources: list[SourceOut]
 
@@ -96,6 +100,7 @@ def build_server(assistant):
             status=data["status"],
             confidence=data["confidence"],
             refusal_reason=data["refusal_reason"],
+            route=data["route"],
             standalone_question=data["standalone_question"],
             sources=[SourceOut(**s, uri=f"doc://{s['document']}") for s in data["sources"]],
         )

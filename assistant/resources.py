@@ -3,13 +3,12 @@ the name index, the sentence features, the answerers (on first use) and the corp
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from assistant.answer import SentenceScorer
-from assistant.answerers import Candidates, make_answerer
+from assistant.answerers import Candidates, make_answerer, make_candidates
 from assistant.config import Settings
 from assistant.profile import DocumentInfo, load_profile
-from assistant.terms import content_terms
 
 
 class Resources:
@@ -20,7 +19,13 @@ class Resources:
         from assistant.embeddings import get_embeddings
         from assistant.index import ensure_index, open_library
         from assistant.names import NameIndex
-        from assistant.retrieval import BM25Index, HybridRetriever
+        from assistant.rails.intents import cite_people
+        from assistant.retrieval import (
+            BM25Retriever,
+            ChromaDenseRetriever,
+            HybridRetriever,
+            NameRetriever,
+        )
 
         self.settings = settings
         ensure_index(settings)  # compares hashes only when the index is current
@@ -28,7 +33,8 @@ class Resources:
         self.library = open_library(settings, self.embeddings)
         ordered = sorted(self.library.passages.values(), key=lambda p: (p.doc_id, p.order))
         self.names = NameIndex(list(self.library.documents.values()))
-        self.bm25 = BM25Index(ordered)
+        cite_people(self.names)  # the rails' ``${cited_people}``: this corpus's people
+        self.bm25 = BM25Retriever(ordered)
         self.texts = {doc_id: d.text for doc_id, d in self.library.documents.items()}
         self.scorer = SentenceScorer(self.library.sentences)
         self._answerers: dict = {}
@@ -37,36 +43,27 @@ class Resources:
             settings.corpus_dir, [DocumentInfo(d.title, d.author) for d in documents]
         )
         self._retriever = HybridRetriever(
-            vectorstore=self.library.vectorstore,
-            embeddings=self.embeddings,
-            bm25=self.bm25,
-            names=self.names,
             passages=self.library.passages,
+            dense=ChromaDenseRetriever(self.library.vectorstore, self.embeddings),
+            bm25=self.bm25,
+            names=NameRetriever(self.names),
             k=settings.top_k,
             candidates=settings.candidates,
             rrf_k=settings.rrf_k,
         )
 
     def candidates(self, question: str, passages, names) -> Candidates:
-        """The retrieved passages' sentences and their answer features: what every answerer
-        ranks and the decision reads."""
-        import numpy as np
-
-        query = np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
-        cited = [self.names.names[n] for n in names]
-        name_terms = frozenset(
-            t for c in cited for alias in c.aliases for t in content_terms(alias)
+        """The retrieved passages' sentences and their answer features
+        (``answerers.make_candidates`` over what this process loaded)."""
+        return make_candidates(
+            question,
+            self.embeddings.embed_query(question),
+            passages,
+            [self.names.names[n] for n in names],
+            self.scorer,
+            self.library.sentence_vectors,
+            self.library.sentence_rows,
         )
-        sentences, features = self.scorer.features(
-            question=question,
-            query_vector=query,
-            passages=passages,
-            sentence_vectors=self.library.sentence_vectors,
-            sentence_rows=self.library.sentence_rows,
-            named_passages={pid for c in cited for pid in c.passage_ids},
-            name_terms=name_terms,
-        )
-        return Candidates(question, tuple(sentences), features, bool(names), name_terms)
 
     def answerer(self, name: str | None = None):
         """The answerer called ``name`` (by default the settings'), made once."""
@@ -74,6 +71,18 @@ class Resources:
         if name not in self._answerers:
             self._answerers[name] = make_answerer(name, self.settings.reader_candidates)
         return self._answerers[name]
+
+    @cached_property
+    def router(self):
+        """The learned router (``assistant/routes/router.py``), on the query encoder."""
+        import re
+
+        from assistant.routes.router import Router
+
+        words = {
+            w for p in self.library.passages.values() for w in re.findall(r"[A-Za-z]+", p.text)
+        }
+        return Router(self.embeddings.embed_many, self.names, known=words)
 
     def retriever(self, variant=None):
         """The hybrid retriever, with the parts a ``chain.Variant`` switches off turned off."""

@@ -12,13 +12,10 @@ from typing import Protocol
 
 from assistant import rails, writer
 from assistant.answer import compose_answer, to_sources
-from assistant.answer_checks import is_task
 from assistant.answerers import Candidates
 from assistant.condense import condense_followup
 from assistant.decide import decide, load_calibrators
-from assistant.document import answer_about_documents, document_question
 from assistant.resources import Resources
-from assistant.smalltalk import small_talk
 from assistant.types import Passage, Reply, Turn
 
 
@@ -29,6 +26,8 @@ class TurnState:
     message: str | bytes
     history: tuple[Turn, ...] = ()
     question: str = ""
+    route: str = ""  # the kind of turn (assistant/routes/routes.toml)
+    kind: str = ""  # what a document question asks of the document (author, title, ...)
     standalone: str = ""
     passages: tuple[Passage, ...] = ()
     names: tuple[str, ...] = ()
@@ -76,8 +75,17 @@ class GuardIn:
         if check.status == "ok":
             return replace(state, question=check.text)
         status = "invalid" if check.status == "invalid" else "refused"
-        reply = Reply(check.text, check.text, status, check.message, refusal_reason=check.reason)
-        return replace(state, question=check.text, standalone=check.text, reply=reply)
+        reply = Reply(
+            check.text,
+            check.text,
+            status,
+            check.message,
+            refusal_reason=check.reason,
+            route="refused",
+        )
+        return replace(
+            state, question=check.text, standalone=check.text, route="refused", reply=reply
+        )
 
 
 def _timed_embed(embed, turn: threading.local):
@@ -99,7 +107,7 @@ def _timed_embed(embed, turn: threading.local):
 
 
 class Condense:
-    """Small talk ends the turn; a follow-up becomes a standalone question."""
+    """A follow-up becomes a standalone question."""
 
     name = "condense"
     after_reply = False
@@ -110,10 +118,6 @@ class Condense:
 
     def __call__(self, state: TurnState) -> TurnState:
         profile = self.resources.profile
-        chat = small_talk(state.question, profile)
-        if chat is not None:  # a greeting, thanks or "what can you do?"
-            reply = Reply(state.question, state.question, "answered", chat)
-            return replace(state, standalone=state.question, reply=reply)
         if not self.rewrite:
             return replace(state, standalone=state.question)
         standalone = condense_followup(
@@ -144,9 +148,8 @@ class Retrieve:
 
 
 class Answer:
-    """A question about the documents as a whole (author, title, summary) is answered from
-    them; a request to write something is declined; any other question's candidate sentences
-    are ranked by the answerer (``assistant/answerers.py``) for the decision."""
+    """The candidate sentences of the retrieved passages, ranked by the answerer (the feature
+    scorer or the trained reader, ``assistant/answerers.py``) for the decision."""
 
     name = "answer"
     after_reply = False
@@ -156,17 +159,6 @@ class Answer:
         self.answerer = resources.answerer(answerer)
 
     def __call__(self, state: TurnState) -> TurnState:
-        profile = self.resources.profile
-        kind = document_question(state.standalone)
-        if kind is not None:  # who wrote it, its title, what it is about
-            found = answer_about_documents(kind, self.resources.library)
-            if not found.sources:
-                return _reply(state, "abstained", profile.abstention(found.missing))
-            answer = compose_answer(found.sources, found.lead)
-            return _reply(state, "answered", answer, found.sources)
-        if is_task(state.standalone):
-            why = "I only answer questions about it, with its own words"
-            return _reply(state, "abstained", profile.abstention(why))
         candidates = self.resources.candidates(state.standalone, state.passages, state.names)
         ranking = tuple(self.answerer.rank(candidates))
         return replace(state, candidates=candidates, ranking=ranking)
@@ -190,7 +182,7 @@ class Decide:
     def __call__(self, state: TurnState) -> TurnState:
         profile = self.resources.profile
         if state.candidates is None:
-            return _reply(state, "abstained", profile.abstention())
+            return reply_with(state, "abstained", profile.abstention())
         found = decide(
             state.candidates, list(state.ranking), self.calibrator, self.resources.scorer
         )
@@ -200,19 +192,26 @@ class Decide:
             sentences = tuple(s for p in top for s in p.sentences)
         if found.status == "abstained":
             answer = profile.abstention(found.reason)
-            return _reply(state, "abstained", answer, confidence=found.confidence)
+            return reply_with(state, "abstained", answer, confidence=found.confidence)
         sources = to_sources(sentences)
         if found.status == "partial":
             lead = profile.partial_lead(found.reason)
         else:
             lead = profile.lead(state.names[0] if state.names else None)
         answer = compose_answer(sources, lead)
-        return _reply(state, found.status, answer, sources, confidence=found.confidence)
+        return reply_with(state, found.status, answer, sources, confidence=found.confidence)
 
 
-def _reply(state: TurnState, status, answer: str, sources=(), confidence=None) -> TurnState:
+def reply_with(state: TurnState, status, answer: str, sources=(), confidence=None) -> TurnState:
+    """The state with its reply: the turn's question, standalone question and route."""
     reply = Reply(
-        state.question, state.standalone, status, answer, list(sources), confidence=confidence
+        state.question,
+        state.standalone,
+        status,
+        answer,
+        list(sources),
+        confidence=confidence,
+        route=state.route,
     )
     return replace(state, reply=reply)
 

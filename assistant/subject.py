@@ -8,8 +8,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from assistant.names import CitedName, NameIndex
+from assistant.patterns import load_toml, pattern, words
 from assistant.smalltalk import small_talk_kind
 from assistant.types import Turn
 
@@ -25,33 +27,16 @@ def term_pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w)({alternatives})(?!\w)", re.I)
 
 
-# The subject of the recent turns.
-
-AUX = r"(?:is|are|was|were|do|does|did|can|could|will|would|has|have|had|should|shall|may|might)"
-WH = r"(?:what|which|who|whom|whose|when|where|why|how)"
-
+# What a question asks about (``condense.toml``'s ``[subject]``).
+_CONDENSE = load_toml(Path(__file__).with_name("condense.toml"))
+_DATA = _CONDENSE["subject"]
 # Question shapes whose slot names the thing asked about; the first that matches gives the
 # topic noun phrase of a question ("What did the microdosing case series find?").
-_TOPIC_SHAPES = tuple(
-    re.compile(p, re.I)
-    for p in (
-        r"^(?:can you |could you |please )*(?:tell me|talk|teach me)(?: a bit| more)? about "
-        r"(?P<t>.+)$",
-        r"^(?:describe|explain|summari[sz]e) (?P<t>.+)$",
-        r"^what (?:did|does|do) (?P<t>.+?) (?:find|found|conclude|report|show|say|write|"
-        r"suggest|recommend|stand for|mean|involve|cover|claim|argue|propose)(?:\b.*)?$",
-        r"^(?:what|who) (?:is|are|was|were) (?P<t>(?!it\b|this\b|that\b|they\b|he\b|she\b).+?)"
-        r"(?: (?:about|like|known for|for))?$",
-        r"^how (?:long|much|often|many|safe|social) (?:is|are|was|were) (?P<t>.+?)"
-        r"(?: (?:last|take))?$",
-        r"^which (?P<t>[\w’' -]+?) (?:does|did|do|is|was|are|were|has|have) .+$",
-        r"^(?:how|why) (?:is|are|was|were|does|do|did) (?P<t>[\w’' -]+?) "
-        r"(?:different|work|help|used|done|run|differ)(?:\b.*)?$",
-        r"^what happens (?:in|during|at|before|after) (?P<t>.+)$",
-    )
-)
-_PEOPLE_WORDS = re.compile(r"\b(he|she|him|her|his|hers|they|them|their|the author)\b", re.I)
-_SINGULAR_S = ("series", "analysis", "status", "news", "sickness", "ess", "ss", "us", "is")
+_TOPIC_SHAPES = tuple(pattern(shape) for shape in _DATA["topic_shapes"])
+_PEOPLE_WORDS = pattern(_DATA["people_words"])
+_HEAD_END, _VERB_END = pattern(_DATA["head_end"]), pattern(_DATA["verb_end"])
+_DETERMINER = pattern(_DATA["determiner"])
+_SINGULAR_S = tuple(words(_CONDENSE["words"]["singular_s"]))  # "series": no plural
 
 
 @dataclass(frozen=True)
@@ -87,7 +72,7 @@ def strip_context(standalone: str) -> tuple[str, str]:
 
 
 def _plural(phrase: str) -> bool:
-    head = re.split(r"\s+(?:of|in|on|by|for|about|from|with|to|at)\s+", phrase, maxsplit=1)[0]
+    head = _HEAD_END.split(phrase, maxsplit=1)[0]
     words = head.split()
     if not words:
         return False
@@ -107,9 +92,9 @@ def topic_of(question: str) -> Topic | None:
         phrase = match.group("t").strip(" ,;:")
         if not phrase or _PEOPLE_WORDS.fullmatch(phrase) or len(phrase.split()) > 12:
             continue
-        if re.search(r"\w(?:ing|ed)$", phrase) and len(phrase.split()) > 1:
+        if _VERB_END.search(phrase) and len(phrase.split()) > 1:
             continue  # "What is Peter Hendricks studying": a clause, not a noun phrase
-        if shape.pattern.startswith("^which") and not re.match(r"(?i)(the|a|an)\b", phrase):
+        if shape.pattern.startswith("^which") and not _DETERMINER.match(phrase):
             phrase = f"the {phrase}"
         return Topic(phrase, _plural(phrase))
     return None

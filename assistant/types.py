@@ -88,6 +88,7 @@ class Reply:
     # turn never reached the decision (refused, invalid, small talk, a question about the
     # document as a whole answered from its header, a request to write something)
     confidence: float | None = None
+    route: str = ""  # the kind of turn (assistant/routes/routes.toml): retrieval, document, ...
     writer: str = "extractive"  # or the model id of the writer that wrote the prose
     # the writer's checks: sentences written, removed (with why), fallback ("" when prose shown)
     writer_checks: dict = field(default_factory=dict)
@@ -106,6 +107,7 @@ class Reply:
             "status": self.status,
             "confidence": None if self.confidence is None else round(self.confidence, 3),
             "refusal_reason": self.refusal_reason,
+            "route": self.route,
             "answer": self.text,
             "sources": [asdict(s) for s in self.sources],
             "disclaimer": self.disclaimer,

@@ -5,7 +5,8 @@ a change to the answer stage or the rails, and never tuned on.
     python -m evals.blind evals/blind/rails.jsonl
 
 A question-answering set uses the eval case schema (``evals/cases.py``); a rails set has
-``turns``, ``expect`` (``refused`` or ``not_refused``) and the ``reason`` a refusal should name.
+``turns``, ``expect`` (``refused`` or ``not_refused``) and the ``reason`` a refusal should name;
+a routing set has a ``question`` and its ``kind`` (``document`` or ``passage``, ``routing.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from evals.cases import _parse
 from evals.metrics import CaseResult, _overlaps, selective_rows
+from evals.routing import routing_metrics
 from evals.selective import figures as selective_figures
 
 
@@ -130,6 +132,8 @@ def main() -> None:
     assistant = Assistant()
     if "reason" in rows[0]:
         figures = rails_metrics(assistant, rows)
+    elif "kind" in rows[0]:
+        figures = routing_metrics(lambda turns: _run(assistant, turns), rows, args.path)
     else:
         figures = qa_metrics(assistant, rows, case_documents())
     text = json.dumps(figures, indent=2, ensure_ascii=False)

@@ -1,14 +1,16 @@
 """The reply contract of ../shared/DESIGN.md, written once for every test that checks it."""
 
 from assistant.rails.registry import REASONS as RAILS
+from assistant.registry import STATUSES as STATUS_REGISTRY
 
-STATUSES = {"answered", "partial", "abstained", "refused", "invalid", "error"}
+STATUSES = set(STATUS_REGISTRY)
 REPLY_KEYS = {
     "question",
     "standalone_question",
     "status",
     "confidence",  # the probability that the quotes answer; null when no answer was decided
     "refusal_reason",
+    "route",  # the kind of turn (assistant/routes/routes.toml)
     "answer",
     "sources",
     "disclaimer",

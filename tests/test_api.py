@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from assistant.api import ApiError, Histories, RateLimiter, parse_request
+from assistant.api import ApiError, RateLimiter, parse_request
 from assistant.types import Reply
 
 
@@ -57,17 +57,6 @@ class FakeAssistant:
     def reply(self, message, history=()):
         self.calls.append((message, len(history)))
         return Reply(message, message, "answered", "a")
-
-
-def test_the_history_is_replayed_once_per_conversation_prefix():
-    fake = FakeAssistant()
-    histories = Histories(fake)
-    assert len(histories.history(["q1", "q2"])) == 2
-    assert fake.calls == [("q1", 0), ("q2", 1)]
-    histories.remember(["q1", "q2", "q3"], fake.reply("q3"))
-    fake.calls.clear()
-    assert len(histories.history(["q1", "q2", "q3"])) == 3
-    assert fake.calls == []
 
 
 def test_the_rate_limit_counts_per_client():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from assistant.history import ConversationStore, bounded, remember, to_turn
+from assistant.history import ConversationStore, TranscriptCache, bounded, remember, to_turn
 from assistant.types import Reply, Source
 
 
@@ -80,3 +80,24 @@ def test_bounded():
     turns = [to_turn(reply(str(i))) for i in range(10)]
     assert [t.question for t in bounded(turns, 3)] == ["7", "8", "9"]
     assert bounded(turns, 0) == ()
+
+
+def test_a_transcript_is_answered_once_per_prefix():
+    calls = []
+
+    def answer(message, history):
+        calls.append((message, len(history)))
+        return reply(message)
+
+    transcripts = TranscriptCache(answer, max_turns=6)
+    assert len(transcripts.history(["q1", "q2"])) == 2
+    assert calls == [("q1", 0), ("q2", 1)]
+    transcripts.remember(["q1", "q2", "q3"], to_turn(reply("q3")))
+    calls.clear()
+    assert len(transcripts.history(["q1", "q2", "q3"])) == 3
+    assert calls == []
+
+
+def test_a_transcript_history_is_bounded_to_the_window():
+    transcripts = TranscriptCache(lambda m, h: reply(m), max_turns=2)
+    assert [t.question for t in transcripts.history(["a", "b", "c"])] == ["b", "c"]

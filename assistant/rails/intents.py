@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from assistant.names import EVERYDAY_ZIPF, NameIndex
 from assistant.rails.data import load, pattern
 from assistant.rails.normalise import detection_form
 from assistant.types import Turn
@@ -39,11 +40,48 @@ class Rail:
         return any(rule.fires(d, latest) for rule in self.rules)
 
 
-@functools.cache
+# The people the loaded corpus cites, as the rules' ``${cited_people}`` ("like <name> did" is
+# about a person of the documents, not the user): none until a corpus is loaded (``Resources``
+# calls ``cite_people`` with its name index); names of every corpus this process loaded.
+_cited_people: frozenset[str] = frozenset()
+
+
+def cite_people(index: NameIndex) -> None:
+    """Let ``${cited_people}`` match the people ``index`` cites: each one's name, and each
+    one-word alias that is no everyday English word ("Hendricks", not "Close": the name index
+    reads an everyday one only as written, capitalised, which the folded form cannot show)."""
+    from wordfreq import zipf_frequency
+
+    from assistant.subject import is_person
+
+    def everyday(word: str) -> bool:
+        return zipf_frequency(word.lower(), "en") >= EVERYDAY_ZIPF
+
+    global _cited_people
+    forms = set()
+    for cited in (c for c in index.names.values() if is_person(c)):
+        forms.add(cited.name)
+        forms.update(a for a in cited.aliases if " " not in a and not everyday(a))
+    _cited_people = _cited_people | {detection_form(f) for f in forms}
+
+
+def people_fragment(people: frozenset[str]) -> str:
+    """``${cited_people}``: any of these names, longest first; nothing without any."""
+    if not people:
+        return "(?!)"
+    names = sorted(people, key=len, reverse=True)
+    return "(?:" + "|".join(r"\s+".join(map(re.escape, n.split())) for n in names) + ")"
+
+
 def rails() -> tuple[Rail, ...]:
     """The intent rails, in the order they are tried."""
+    return _rails(_cited_people)
+
+
+@functools.lru_cache(maxsize=8)
+def _rails(people: frozenset[str]) -> tuple[Rail, ...]:
     data = load("intents")
-    fragments = data["fragments"]
+    fragments = {**data["fragments"], "cited_people": people_fragment(people)}
     return tuple(
         Rail(
             rail["name"],

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from assistant.rails.data import load, pattern, words
+from assistant.spelling import fuzzy_index, nearest
 
 # A raw message this many times longer than the cap is rejected before normalising it, so a
 # huge paste costs nothing (NFKC on megabytes would dominate the turn).
@@ -105,29 +106,11 @@ def _lexicon() -> dict:
         "targets": tuple(fuzzy["targets"].split()),
         "keep": words(fuzzy["keep"]),
         "psilocybin": pattern(fuzzy["psilocybin"]),
-        "index": _fuzzy_index(tuple(fuzzy["targets"].split())),
+        "index": fuzzy_index(tuple(fuzzy["targets"].split())),
         "rail_words": frozenset(fuzzy["rail_words"].split()),
-        "rail_index": _fuzzy_index(tuple(fuzzy["rail_words"].split())),
+        "rail_index": fuzzy_index(tuple(fuzzy["rail_words"].split())),
         "not_a_word": fuzzy["not_a_word"],
     }
-
-
-def _deletes(word: str, depth: int) -> set[str]:
-    out = {word}
-    frontier = {word}
-    for _ in range(depth):
-        frontier = {w[:i] + w[i + 1 :] for w in frontier for i in range(len(w))}
-        out |= frontier
-    return out
-
-
-def _fuzzy_index(targets: tuple[str, ...]) -> dict[str, set[str]]:
-    """SymSpell-style: every target's strings with up to two characters deleted."""
-    index: dict[str, set[str]] = {}
-    for target in targets:
-        for d in _deletes(target, 2):
-            index.setdefault(d, set()).add(target)
-    return index
 
 
 @functools.lru_cache(maxsize=8192)
@@ -141,26 +124,10 @@ def _correct_token(token: str) -> str:
     if len(token) >= 6 and token not in lex["keep"] and token not in lex["targets"]:
         if lex["psilocybin"].fullmatch(token):
             return "psilocybin"
-        corrected = _nearest(token, lex["index"], 1 if len(token) < 8 else 2)
+        corrected = nearest(token, lex["index"], 1 if len(token) < 8 else 2)
         if corrected != token:
             return corrected
     return _rail_word(token)
-
-
-def _nearest(token: str, index: dict[str, set[str]], max_dist: int) -> str:
-    """The target nearest the token within ``max_dist`` edits (OSA: Damerau-Levenshtein with
-    adjacent transpositions), else the token."""
-    from rapidfuzz.distance import OSA
-
-    candidates: set[str] = set()
-    for d in _deletes(token, max_dist):
-        candidates |= index.get(d, set())
-    best, best_dist = token, max_dist + 1
-    for target in sorted(candidates):
-        dist = OSA.distance(token, target)
-        if dist < best_dist:
-            best, best_dist = target, dist
-    return best
 
 
 def _rail_word(token: str) -> str:
@@ -173,10 +140,10 @@ def _rail_word(token: str) -> str:
 
     if zipf_frequency(token, "en") >= lex["not_a_word"]:
         return token
-    nearest = _nearest(token, lex["rail_index"], 1 if len(token) < 8 else 2)
-    if len(token) == 3 and len(nearest) != 4:
+    found = nearest(token, lex["rail_index"], 1 if len(token) < 8 else 2)
+    if len(token) == 3 and len(found) != 4:
         return token
-    return nearest
+    return found
 
 
 def _fold(text: str) -> str:

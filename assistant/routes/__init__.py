@@ -1,0 +1,7 @@
+"""Routing: which kind of turn a message is (the route registry in ``routes.toml``), the
+learned router that tells them (``router.py``), and the stages that answer the routes that
+need no retrieval (``stages.py``)."""
+
+from assistant.routes.registry import ROUTES, route_names
+
+__all__ = ["ROUTES", "route_names"]

