@@ -154,3 +154,66 @@ def _fake_library(texts: tuple[str, ...], dimension: int) -> FakeLibrary:
         rows.setdefault(sentence.passage_id, []).append(row)
     names = NameIndex(list(documents.values()))
     return FakeLibrary(documents, passages, sentences, vectors, rows, encoder, names)
+
+
+class FakeResources:
+    """What the stages read from ``assistant.resources.Resources``, over ``fake_library``: the
+    fake encoder, the in-memory retriever, the real scorer and decision (their small JSON
+    weights), a router with hand-made weights, the profile's defaults. No Chroma, no neural
+    model: every stage of the chain runs on it."""
+
+    def __init__(self, router_model: dict | None = None) -> None:
+        from assistant.answer import SentenceScorer
+        from assistant.config import Settings
+        from assistant.profile import DocumentInfo, load_profile
+        from assistant.routes.router import Router
+
+        self.settings = Settings()
+        self.library = fake_library()
+        self.embeddings = self.library.encoder
+        self.names = self.library.names
+        self.texts = {d: doc.text for d, doc in self.library.documents.items()}
+        self.scorer = SentenceScorer(self.library.sentences)
+        documents = [DocumentInfo(d.title, d.author) for d in self.library.documents.values()]
+        self.profile = load_profile(Path(tempfile.gettempdir()) / "no-profile-here", documents)
+        self.router = Router(self.embeddings.embed_many, self.names, router_model or ROUTER)
+        self._answerers: dict = {}
+
+    def retriever(self, variant=None):
+        return self.library.retriever(k=self.settings.top_k)
+
+    def answerer(self, name: str | None = None):
+        from assistant.answerers import make_answerer
+
+        return self._answerers.setdefault("scorer", make_answerer("scorer"))
+
+    def candidates(self, question: str, passages, names):
+        from assistant.answerers import make_candidates
+
+        query = np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
+        cited = [self.names.names[n] for n in names]
+        return make_candidates(
+            question,
+            query,
+            passages,
+            cited,
+            self.scorer,
+            self.library.sentence_vectors,
+            self.library.sentence_rows,
+        )
+
+
+def _router_weights() -> dict:
+    """A router over the fake encoder: "author"/"wrote" mean document:author, "sections" means
+    document:structure; anything else stays on retrieval."""
+    encoder = FakeEncoder()
+    labels = ["document:author", "document:structure", "retrieval"]
+    cues = [encoder._vector("author wrote"), encoder._vector("sections headings"), None]
+    coef = np.zeros((3, DIMENSION), dtype=np.float32)
+    for row, cue in enumerate(cues):
+        if cue is not None:
+            coef[row] = 12.0 * cue
+    return {"labels": labels, "coef": coef.tolist(), "intercept": [0.0, 0.0, 2.0], "threshold": 0.5}
+
+
+ROUTER = _router_weights()
