@@ -82,7 +82,8 @@ class Resources:
         words = {
             w for p in self.library.passages.values() for w in re.findall(r"[A-Za-z]+", p.text)
         }
-        return Router(self.embeddings.embed_many, self.names, known=words)
+        titles = [d.title for d in self.library.documents.values()]
+        return Router(self.embeddings.embed_many, self.names, known=words, titles=titles)
 
     def retriever(self, variant=None):
         """The hybrid retriever, with the parts a ``chain.Variant`` switches off turned off."""

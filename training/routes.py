@@ -31,7 +31,12 @@ THRESHOLDS = np.round(np.arange(0.30, 0.96, 0.01), 2)
 
 
 def passage_questions() -> list[str]:
-    """Questions a passage answers: SQuAD train questions and the eval suite's answerable ones."""
+    """Questions a passage answers: SQuAD train questions and the eval suite's answerable ones
+    (read as the router reads them on this corpus: without its titles' words)."""
+    from assistant.corpus import corpus_files, read_document
+    from assistant.routes.router import Unsubject
+
+    unsubject = Unsubject(read_document(f).title for f in corpus_files(ROOT / "corpus"))
     data = json.loads(SQUAD_TRAIN.read_text(encoding="utf-8"))["data"]
     squad = [q["question"] for a in data for p in a["paragraphs"] for q in p["qas"]]
     sample = random.Random(SEED).sample(squad, SQUAD_QUESTIONS)
@@ -40,7 +45,7 @@ def passage_questions() -> list[str]:
         for line in path.read_text(encoding="utf-8").splitlines():
             case = json.loads(line) if line.strip() else None
             if case and case.get("expect") in ("answered", "partial") and len(case["turns"]) == 1:
-                suite.append(case["turns"][0])
+                suite.append(unsubject(case["turns"][0]))
     return sample + suite
 
 

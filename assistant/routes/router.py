@@ -9,7 +9,9 @@ when another label reaches ``threshold``. The regression and its threshold are f
 passage questions (held-out look-alikes, SQuAD questions, the eval suite's) are routed away.
 A message that names someone or something the documents cite (the name index) asks about a
 passage and stays on the retrieval route. A misspelt word ("auther") is read as the nearest
-common word of the examples before the message is embedded (``assistant/spelling.py``)."""
+common word of the examples before the message is embedded (``assistant/spelling.py``), and
+the words of the documents' own titles are left out: "what does this piece on psychedelics for
+pain conclude?" asks what the piece concludes, as the examples (about any subject) put it."""
 
 from __future__ import annotations
 
@@ -63,6 +65,44 @@ def speller(rows: Sequence[dict], known: Iterable[str] = ()) -> Speller:
     return Speller((w for w in tokens if len(w) >= 4 and is_word(w)), known)
 
 
+class Unsubject:
+    """Leaves out of a message the words of the documents' titles (by stem), and a short word
+    left between two of them ("psychedelics for pain")."""
+
+    def __init__(self, titles: Iterable[str]) -> None:
+        from assistant.terms import lexicon
+
+        self.stemmer, self.stopwords = lexicon()
+        self.stems = {
+            self.stemmer.stemWord(w.lower())
+            for title in titles
+            for w in re.findall(r"[A-Za-z]+", title)
+            if w.lower() not in self.stopwords
+        }
+
+    def __call__(self, message: str) -> str:
+        """The message without its subject words (itself when nothing else is left)."""
+        if not self.stems:
+            return message
+        tokens = re.findall(r"[A-Za-z]+|[^A-Za-z\s]+", message)
+        subject = [t.isalpha() and self.stemmer.stemWord(t.lower()) in self.stems for t in tokens]
+        keep = []
+        for i, token in enumerate(tokens):
+            between = (
+                token.lower() in self.stopwords
+                and any(subject[:i][-2:])
+                and any(subject[i + 1 : i + 3])
+            )
+            if (
+                not subject[i]
+                and not between
+                and not (token == "-" and any(subject[i - 1 : i + 2]))
+            ):
+                keep.append(token)
+        left = re.sub(r"\s+([?.!,;:])", r"\1", " ".join(keep))
+        return left if re.search(r"[A-Za-z]{3}", left) else message
+
+
 def route_of(probabilities: np.ndarray, labels: Sequence[str], threshold: float) -> np.ndarray:
     """Per row, the label index it is routed to: the likeliest label other than the default
     route when it reaches ``threshold``, else the default route."""
@@ -83,6 +123,7 @@ class Router:
         names=None,  # assistant.names.NameIndex, or None
         model: dict | None = None,
         known: Iterable[str] = (),  # the documents' words, never read as misspellings
+        titles: Iterable[str] = (),  # the documents' titles, their own subject
     ) -> None:
         fitted = model or json.loads(MODEL.read_text(encoding="utf-8"))
         self.embed_many = embed_many
@@ -92,6 +133,7 @@ class Router:
         self.intercept = np.asarray(fitted["intercept"], dtype=np.float32)
         self.threshold = float(fitted["threshold"])
         self.speller = speller(read_examples(), known)
+        self.unsubject = Unsubject(titles)
 
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
         logits = np.asarray(vectors, dtype=np.float32) @ self.coef.T + self.intercept
@@ -103,7 +145,8 @@ class Router:
         """The route of one message (already through the input rails)."""
         if self.names is not None and self.names.find(message):
             return RouteDecision(DEFAULT_ROUTE)
-        probabilities = self.probabilities(self.embed_many([self.speller.correct(message)]))
+        asked = self.unsubject(self.speller.correct(message))
+        probabilities = self.probabilities(self.embed_many([asked]))
         (chosen,) = route_of(probabilities, self.labels, self.threshold)
         route, _, kind = self.labels[chosen].partition(":")
         return RouteDecision(route, kind, float(probabilities[0, chosen]))
