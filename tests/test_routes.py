@@ -131,3 +131,16 @@ def test_every_stage_of_the_chain_is_registered():
     ]
     assert {c.name for c in classes} == set(STAGES)
     assert chain  # the chain composes them; its tables are checked above
+
+
+def test_word_features_are_scikit_learns_tfidf():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from assistant.routes.reading import WordFeatures
+
+    texts = ["Who wrote it?", "who wrote the study on sleep", "What is it about? about it"]
+    fitted = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit(texts)
+    vocabulary = sorted(fitted.vocabulary_, key=fitted.vocabulary_.get)
+    ours = WordFeatures(vocabulary, fitted.idf_)
+    asked = ["who wrote it about it", "an unseen message"]
+    np.testing.assert_allclose(ours(asked), fitted.transform(asked).toarray(), atol=1e-6)

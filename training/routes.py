@@ -1,6 +1,6 @@
 """Fit the router (``models/routes/router.json``): a logistic regression over the sentence
-vectors of the example requests, and the threshold a label must reach to take a message off the
-retrieval route.
+vectors of the example requests and their words and word pairs (TF-IDF), and the threshold a
+label must reach to take a message off the retrieval route.
 
     python -m training.routes   (``make routes``; about a minute on 2 cores)
 
@@ -26,7 +26,8 @@ SQUAD_TRAIN = ROOT.parent / "shared" / "squad2" / "train-v2.0.json"
 SQUAD_QUESTIONS = 2000
 MAX_AWAY = 0.01
 SEED = 13
-CS = (16, 64, 256)
+CS = (16, 32, 64)
+MIN_DF = 3
 THRESHOLDS = np.round(np.arange(0.30, 0.96, 0.01), 2)
 
 
@@ -49,29 +50,59 @@ def passage_questions() -> list[str]:
     return sample + suite
 
 
+def word_features(texts: list[str]):
+    """The TF-IDF of words and word pairs seen in at least ``MIN_DF`` examples (what
+    ``reading.WordFeatures`` computes at run time from the vocabulary and IDF kept)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(ngram_range=(1, 2), min_df=MIN_DF, sublinear_tf=True).fit(texts)
+
+
+def features(vectors: np.ndarray, texts: list[str], words) -> np.ndarray:
+    return np.hstack([vectors, words.transform(texts).toarray().astype(np.float32)])
+
+
+def probabilities(c, train, test, vectors, texts, labels, order, outside=None):
+    """Fit on the ``train`` rows; the probabilities (in ``order``) of the ``test`` rows, or of
+    ``outside`` (vectors, texts); and the model and word features."""
+    words = word_features([texts[i] for i in train])
+    model = _regression(c).fit(
+        features(vectors[train], [texts[i] for i in train], words), labels[train]
+    )
+    columns = [list(model.classes_).index(n) for n in order]
+    if outside is None:
+        seen = features(vectors[test], [texts[i] for i in test], words)
+    else:
+        seen = features(outside[0], outside[1], words)
+    return model.predict_proba(seen)[:, columns], model, words, columns
+
+
 def fit() -> dict:
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.model_selection import StratifiedKFold
 
     from assistant.embeddings import get_embeddings
 
     rows = read_examples()
     embed = get_embeddings().embed_many
     spell = speller(rows)
-    vectors = np.asarray(embed([spell.correct(r["text"]) for r in rows]), dtype=np.float32)
+    texts = [spell.correct(r["text"]) for r in rows]
+    vectors = np.asarray(embed(texts), dtype=np.float32)
     labels = np.asarray([r["route"] for r in rows])
-    outside = np.asarray(embed([spell.correct(q) for q in passage_questions()]), np.float32)
+    questions = [spell.correct(q) for q in passage_questions()]
+    outside = (np.asarray(embed(questions), np.float32), questions)
     order = [n for n in learned_labels() if n in set(labels)]
     truth = np.asarray([order.index(label) for label in labels])
     default = order.index(DEFAULT_ROUTE)
-    folds = StratifiedKFold(5, shuffle=True, random_state=SEED)
+    folds = list(StratifiedKFold(5, shuffle=True, random_state=SEED).split(vectors, labels))
+    everything = np.arange(len(rows))
     best = None
     for c in CS:
-        model = _regression(c).fit(vectors, labels)
-        columns = [list(model.classes_).index(n) for n in order]
-        held = cross_val_predict(_regression(c), vectors, labels, cv=folds, method="predict_proba")[
-            :, columns
-        ]
-        beyond = model.predict_proba(outside)[:, columns]
+        held = np.zeros((len(rows), len(order)))
+        for train, test in folds:
+            held[test] = probabilities(c, train, test, vectors, texts, labels, order)[0]
+        beyond, model, words, columns = probabilities(
+            c, everything, None, vectors, texts, labels, order, outside
+        )
         for threshold in THRESHOLDS:
             got = route_of(held, order, threshold)
             away_examples = got[truth == default] != default
@@ -83,11 +114,14 @@ def fit() -> dict:
             top = [order[i].split(":")[0] for i in got]
             same_route = [top[i] == order[t].split(":")[0] for i, t in enumerate(truth)]
             if best is None or right > best["figures"]["label_right"]:
+                vocabulary = sorted(words.vocabulary_, key=words.vocabulary_.get)
                 best = {
                     "labels": order,
                     "coef": np.round(model.coef_[columns], 5).tolist(),
                     "intercept": np.round(model.intercept_[columns], 5).tolist(),
                     "threshold": float(threshold),
+                    "vocabulary": vocabulary,
+                    "idf": np.round(words.idf_, 5).tolist(),
                     "figures": {
                         "C": c,
                         "label_right": round(right, 3),
@@ -104,7 +138,8 @@ def fit() -> dict:
         {
             "examples": len(rows),
             "examples_hash": examples_hash(rows),
-            "passage_questions": len(outside),
+            "passage_questions": len(questions),
+            "words": len(best["vocabulary"]),
             "max_away": MAX_AWAY,
             "held_out": "5-fold cross-validation over examples.jsonl",
         }

@@ -3,7 +3,8 @@
 Each example in ``examples.jsonl`` is a message labelled with a learned route (``small_talk``,
 ``task``, ``document:<kind>``, or ``retrieval`` for the look-alikes that ask about a passage).
 A multinomial logistic regression over the message's MiniLM sentence vector (the one retrieval
-computes anyway) gives each label a probability; the message leaves the retrieval route only
+computes anyway) and its words and word pairs (TF-IDF, ``reading.py``) gives each label a
+probability; the message leaves the retrieval route only
 when another label reaches ``threshold``. The regression and its threshold are fitted by
 ``training/routes.py`` (``make routes``): the threshold is the lowest at which at most 1% of
 passage questions (held-out look-alikes, SQuAD questions, the eval suite's) are routed away.
@@ -17,15 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from assistant.routes.reading import Unsubject, WordFeatures, speller
 from assistant.routes.registry import DEFAULT_ROUTE, learned_labels
-from assistant.spelling import Speller, is_word
 
 EXAMPLES = Path(__file__).with_name("examples.jsonl")
 MODEL = Path(__file__).parents[2] / "models" / "routes" / "router.json"
@@ -56,51 +56,6 @@ def read_examples(*paths: Path) -> list[dict]:
 def examples_hash(rows: Sequence[dict]) -> str:
     text = "\n".join(f"{r['route']}\t{r['text']}" for r in rows)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def speller(rows: Sequence[dict], known: Iterable[str] = ()) -> Speller:
-    """Reads misspellings as the examples' own English words; a word the documents use
-    (``known``) is never read as another."""
-    tokens = {w.lower() for r in rows for w in re.findall(r"[A-Za-z]+", r["text"])}
-    return Speller((w for w in tokens if len(w) >= 4 and is_word(w)), known)
-
-
-class Unsubject:
-    """Leaves out of a message the words of the documents' titles (by stem), and a short word
-    left between two of them ("psychedelics for pain")."""
-
-    def __init__(self, titles: Iterable[str]) -> None:
-        from assistant.terms import lexicon
-
-        self.stemmer, self.stopwords = lexicon()
-        self.stems = {
-            self.stemmer.stemWord(w.lower())
-            for title in titles
-            for w in re.findall(r"[A-Za-z]+", title)
-            if w.lower() not in self.stopwords
-        }
-
-    def __call__(self, message: str) -> str:
-        """The message without its subject words (itself when nothing else is left)."""
-        if not self.stems:
-            return message
-        tokens = re.findall(r"[A-Za-z]+|[^A-Za-z\s]+", message)
-        subject = [t.isalpha() and self.stemmer.stemWord(t.lower()) in self.stems for t in tokens]
-        keep = []
-        for i, token in enumerate(tokens):
-            between = (
-                token.lower() in self.stopwords
-                and any(subject[:i][-2:])
-                and any(subject[i + 1 : i + 3])
-            )
-            if (
-                not subject[i]
-                and not between
-                and not (token == "-" and any(subject[i - 1 : i + 2]))
-            ):
-                keep.append(token)
-        left = re.sub(r"\s+([?.!,;:])", r"\1", " ".join(keep))
-        return left if re.search(r"[A-Za-z]{3}", left) else message
 
 
 def route_of(probabilities: np.ndarray, labels: Sequence[str], threshold: float) -> np.ndarray:
@@ -134,9 +89,16 @@ class Router:
         self.threshold = float(fitted["threshold"])
         self.speller = speller(read_examples(), known)
         self.unsubject = Unsubject(titles)
+        vocabulary = fitted.get("vocabulary", ())
+        self.words = WordFeatures(vocabulary, fitted["idf"]) if vocabulary else None
 
-    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
-        logits = np.asarray(vectors, dtype=np.float32) @ self.coef.T + self.intercept
+    def features(self, texts: Sequence[str]) -> np.ndarray:
+        """The sentence vectors, then (when fitted with them) the word features."""
+        vectors = np.asarray(self.embed_many(list(texts)), dtype=np.float32)
+        return vectors if self.words is None else np.hstack([vectors, self.words(texts)])
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        logits = np.asarray(features, dtype=np.float32) @ self.coef.T + self.intercept
         logits -= logits.max(axis=1, keepdims=True)
         odds = np.exp(logits)
         return odds / odds.sum(axis=1, keepdims=True)
@@ -146,7 +108,7 @@ class Router:
         if self.names is not None and self.names.find(message):
             return RouteDecision(DEFAULT_ROUTE)
         asked = self.unsubject(self.speller.correct(message))
-        probabilities = self.probabilities(self.embed_many([asked]))
+        probabilities = self.probabilities(self.features([asked]))
         (chosen,) = route_of(probabilities, self.labels, self.threshold)
         route, _, kind = self.labels[chosen].partition(":")
         return RouteDecision(route, kind, float(probabilities[0, chosen]))

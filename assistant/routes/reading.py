@@ -1,0 +1,87 @@
+"""How the router reads a message: misspellings read as the examples' words, the documents'
+own subject left out, and the words and word pairs it weighs (TF-IDF, as scikit-learn's
+``TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)`` computes it, in NumPy)."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from assistant.spelling import Speller, is_word
+
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token pattern
+
+
+def speller(rows: Sequence[dict], known: Iterable[str] = ()) -> Speller:
+    """Reads misspellings as the examples' own English words; a word the documents use
+    (``known``) is never read as another."""
+    tokens = {w.lower() for r in rows for w in re.findall(r"[A-Za-z]+", r["text"])}
+    return Speller((w for w in tokens if len(w) >= 4 and is_word(w)), known)
+
+
+class Unsubject:
+    """Leaves out of a message the words of the documents' titles (by stem), and a short word
+    left between two of them ("psychedelics for pain")."""
+
+    def __init__(self, titles: Iterable[str]) -> None:
+        from assistant.terms import lexicon
+
+        self.stemmer, self.stopwords = lexicon()
+        self.stems = {
+            self.stemmer.stemWord(w.lower())
+            for title in titles
+            for w in re.findall(r"[A-Za-z]+", title)
+            if w.lower() not in self.stopwords
+        }
+
+    def __call__(self, message: str) -> str:
+        """The message without its subject words (itself when nothing else is left)."""
+        if not self.stems:
+            return message
+        tokens = re.findall(r"[A-Za-z]+|[^A-Za-z\s]+", message)
+        subject = [t.isalpha() and self.stemmer.stemWord(t.lower()) in self.stems for t in tokens]
+        keep = []
+        for i, token in enumerate(tokens):
+            between = (
+                token.lower() in self.stopwords
+                and any(subject[:i][-2:])
+                and any(subject[i + 1 : i + 3])
+            )
+            if (
+                not subject[i]
+                and not between
+                and not (token == "-" and any(subject[i - 1 : i + 2]))
+            ):
+                keep.append(token)
+        left = re.sub(r"\s+([?.!,;:])", r"\1", " ".join(keep))
+        return left if re.search(r"[A-Za-z]{3}", left) else message
+
+
+class WordFeatures:
+    """The TF-IDF vector of a text's words and word pairs over a fitted vocabulary: sublinear
+    term frequency, smoothed IDF, L2-normalised (scikit-learn's definition)."""
+
+    def __init__(self, vocabulary: Sequence[str], idf: Sequence[float]) -> None:
+        self.columns = {term: i for i, term in enumerate(vocabulary)}
+        self.idf = np.asarray(idf, dtype=np.float32)
+
+    @staticmethod
+    def terms(text: str) -> list[str]:
+        words = _TOKEN.findall(text.lower())
+        return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), len(self.idf)), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for term, count in Counter(self.terms(text)).items():
+                column = self.columns.get(term)
+                if column is not None:
+                    out[row, column] = (1.0 + math.log(count)) * self.idf[column]
+            norm = float(np.linalg.norm(out[row]))
+            if norm:
+                out[row] /= norm
+        return out
