@@ -3,7 +3,7 @@
     guard_in -> condense -> route -> refused    : the rail's reply
                                      small_talk : small_talk
                                      task       : decline
-                                     document   : document
+                                     document   : document [-> retrieve -> answer -> decide]
                                      retrieval  : retrieve -> answer -> decide
                          -> [write] -> guard_out
 
@@ -64,15 +64,16 @@ class Variant:
 def routes(resources: Resources, variant: Variant = Variant()) -> dict[str, list[Stage]]:
     """Each route (``assistant/routes/routes.toml``) and the stages that answer it, in order."""
     answerer = variant.answerer or resources.settings.answerer
+    retrieval = [
+        Retrieve(resources, resources.retriever(variant)),
+        Answer(resources, answerer),
+        Decide(resources, answerer, whole_passages=not variant.select),
+    ]
     return {
         "small_talk": [SmallTalk(resources)],
         "task": [Decline(resources)],
-        "document": [AboutDocument(resources)],
-        "retrieval": [
-            Retrieve(resources, resources.retriever(variant)),
-            Answer(resources, answerer),
-            Decide(resources, answerer, whole_passages=not variant.select),
-        ],
+        "document": [AboutDocument(resources), *retrieval],  # its passages when it has no such part
+        "retrieval": retrieval,
     }
 
 

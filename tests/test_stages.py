@@ -69,6 +69,14 @@ def test_small_talk_decline_and_document_reply_without_retrieval(fake):
     assert [s.quote for s in heads.reply.sources][1:] == ["Keepers", "Surveys", "Today"]
 
 
+def test_a_document_question_the_document_cannot_answer_goes_on_to_its_passages(fake):
+    undated = AboutDocument(fake)(state("x", question="q", standalone="q", kind="date"))
+    assert undated.reply is None  # the retrieval stages after it on the route answer
+    chain = build_chain([GuardIn(fake), Condense(fake)], routes(fake), after_reply(fake))
+    reply = chain.invoke(state("When were fog horns added?", route="document", kind="date"))
+    assert {"document", "retrieve", "decide"} <= set(reply.timings_ms)
+
+
 def test_retrieve_answer_and_decide_quote_the_passage_that_answers(fake):
     question = "How many lighthouses did the survey count?"
     s = state("x", question=question, standalone=question, route="retrieval")

@@ -50,7 +50,9 @@ class SmallTalk:
 
 class AboutDocument:
     """Who wrote it, its title, what it is about, its argument, its resources, its disclaimer,
-    its sections, its date: answered from the documents themselves (``assistant/document.py``)."""
+    its sections, its date: answered from the documents themselves (``assistant/document.py``).
+    When they hold no such thing (no date in the header, no list of resources), the turn goes
+    on to the retrieval stages that follow it on this route: a passage may still answer."""
 
     name = "document"
     after_reply = False
@@ -61,10 +63,9 @@ class AboutDocument:
     def __call__(self, state: TurnState) -> TurnState:
         found = answer_about_documents(state.kind, self.resources.library)
         if not found.sources:
-            return reply_with(state, "abstained", self.resources.profile.abstention(found.missing))
-        return reply_with(
-            state, "answered", compose_answer(found.sources, found.lead), found.sources
-        )
+            return state
+        answer = compose_answer(found.sources, found.lead)
+        return reply_with(state, "answered", answer, found.sources)
 
 
 class Decline:
