@@ -243,3 +243,8 @@ def test_condense_never_raises_and_never_loses_the_question(names, question, pre
     assert isinstance(out, str)
     if not history:
         assert out == question
+
+
+def test_the_document_itself_is_no_topic():
+    topic = topic_of("What does the article say about the risks of MDMA?")
+    assert topic is not None and topic.text == "the risks of MDMA"

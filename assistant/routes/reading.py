@@ -24,13 +24,19 @@ def speller(rows: Sequence[dict], known: Iterable[str] = ()) -> Speller:
 
 
 class Unsubject:
-    """Leaves out of a message the words of the documents' titles (by stem), and a short word
-    left between two of them ("psychedelics for pain")."""
+    """Leaves out of a message that points at the document itself ("this piece", "its take",
+    "the article", "the psychedelic therapy article": ``pointing_words`` and ``document_nouns``
+    in ``routes.toml``) the words of the documents' titles (by stem), and a short word left
+    between two of them ("psychedelics for pain"). A message about another work ("the Nature
+    article on chronic pain") keeps them."""
 
     def __init__(self, titles: Iterable[str]) -> None:
+        from assistant.routes.registry import DOCUMENT_DATA
         from assistant.terms import lexicon
 
         self.stemmer, self.stopwords = lexicon()
+        self.pointing = set(DOCUMENT_DATA["pointing_words"])
+        self.nouns = set(DOCUMENT_DATA["document_nouns"])
         self.stems = {
             self.stemmer.stemWord(w.lower())
             for title in titles
@@ -44,6 +50,8 @@ class Unsubject:
             return message
         tokens = re.findall(r"[A-Za-z]+|[^A-Za-z\s]+", message)
         subject = [t.isalpha() and self.stemmer.stemWord(t.lower()) in self.stems for t in tokens]
+        if not self.points_at_document(tokens, subject):
+            return message
         keep = []
         for i, token in enumerate(tokens):
             between = (
@@ -59,6 +67,22 @@ class Unsubject:
                 keep.append(token)
         left = re.sub(r"\s+([?.!,;:])", r"\1", " ".join(keep))
         return left if re.search(r"[A-Za-z]{3}", left) else message
+
+    def points_at_document(self, tokens: list[str], subject: list[bool]) -> bool:
+        """ "this", "its", ... or "the" before a document noun with only the document's own
+        subject words (or hyphens) between."""
+        lowered = [t.lower() for t in tokens]
+        if self.pointing & set(lowered):
+            return True
+        for i, token in enumerate(lowered):
+            if token != "the":
+                continue
+            j = i + 1
+            while j < len(tokens) and (subject[j] or tokens[j] == "-"):
+                j += 1
+            if j < len(tokens) and lowered[j].rstrip("s") in self.nouns:
+                return True
+        return False
 
 
 class WordFeatures:
