@@ -144,3 +144,11 @@ def test_word_features_are_scikit_learns_tfidf():
     ours = WordFeatures(vocabulary, fitted.idf_)
     asked = ["who wrote it about it", "an unseen message"]
     np.testing.assert_allclose(ours(asked), fitted.transform(asked).toarray(), atol=1e-6)
+
+
+def test_a_message_quoting_a_title_asks_about_a_passage():
+    router = Router(fake_embed, model=MODEL_DICT)
+    assert router.route('Who is the author of "Sleep and the Author"?').route == DEFAULT_ROUTE
+    from assistant.routes.router import _QUOTED
+
+    assert not _QUOTED.search("what's the article's main point? it's the author’s ‘view’")

@@ -8,8 +8,8 @@ probability; the message leaves the retrieval route only
 when another label reaches ``threshold``. The regression and its threshold are fitted by
 ``training/routes.py`` (``make routes``): the threshold is the lowest at which at most 1% of
 passage questions (held-out look-alikes, SQuAD questions, the eval suite's) are routed away.
-A message that names someone or something the documents cite (the name index) asks about a
-passage and stays on the retrieval route. A misspelt word ("auther") is read as the nearest
+A message that names someone or something the documents cite (the name index), or quotes a
+phrase (a title, a term), asks about a passage and stays on the retrieval route. A misspelt word ("auther") is read as the nearest
 common word of the examples before the message is embedded (``assistant/spelling.py``), and
 the words of the documents' own titles are left out: "what does this piece on psychedelics for
 pain conclude?" asks what the piece concludes, as the examples (about any subject) put it."""
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,10 @@ from assistant.routes.reading import Unsubject, WordFeatures, speller
 from assistant.routes.registry import DEFAULT_ROUTE, learned_labels
 
 EXAMPLES = Path(__file__).with_name("examples.jsonl")
+# a phrase of two words or more in quotes: the title of a work, a term the passage uses
+_QUOTED = re.compile(
+    r"[\"“][^\"“”]*\w\s+\w[^\"“”]*[\"”]|‘[^‘’]*\w\s+\w[^‘’]*’|(?:^|\s)'[^']*\w\s+\w[^']*'(?=\W|$)"
+)
 MODEL = Path(__file__).parents[2] / "models" / "routes" / "router.json"
 
 
@@ -105,7 +110,7 @@ class Router:
 
     def route(self, message: str) -> RouteDecision:
         """The route of one message (already through the input rails)."""
-        if self.names is not None and self.names.find(message):
+        if _QUOTED.search(message) or (self.names is not None and self.names.find(message)):
             return RouteDecision(DEFAULT_ROUTE)
         asked = self.unsubject(self.speller.correct(message))
         probabilities = self.probabilities(self.features([asked]))
