@@ -76,7 +76,7 @@ intents: install
 	$(PY) -m training.intents
 	$(PY) -m training.intents --head
 
-# refit the router (models/routes/router.json) on assistant/routes/examples.jsonl: about a minute
+# refit the router (models/routes/router.json) on training/data/routes/examples.jsonl: about a minute
 routes: install
 	$(PY) -m training.routes
 

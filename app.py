@@ -28,7 +28,6 @@ from assistant.registry import BADGES, STAGES  # a status's badge; the stages, i
 
 apply_offline_env()  # before gradio is imported: no analytics, no hub
 
-log = logging.getLogger("assistant.app")
 
 HOST = "127.0.0.1"
 PORT = 7860

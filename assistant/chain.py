@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from assistant.config import Settings
 from assistant.history import ConversationStore, TranscriptCache, bounded, remember, to_turn
 from assistant.resources import Resources, get_resources
+from assistant.routes.registry import DEFAULT_ROUTE, ROUTES
 from assistant.routes.stages import AboutDocument, Decline, Route, SmallTalk
 from assistant.stages import (
     Answer,
@@ -113,10 +114,13 @@ def build_chain(first: Sequence[Stage], table: dict[str, Sequence[Stage]], finis
             chain = chain | unless_replied(stage)
         return chain
 
-    *special, default = table
+    answered = set(ROUTES) - {"refused", "error"}  # those two are replies already
+    if set(table) != answered:
+        raise ValueError(f"the route table must answer exactly {sorted(answered)}")
+    special = [name for name in table if name != DEFAULT_ROUTE]
     branches = [(lambda s, name=name: s.route == name, pipeline(table[name])) for name in special]
     answer = RunnableBranch(
-        (lambda s: s.reply is not None, lambda s: s), *branches, pipeline(table[default])
+        (lambda s: s.reply is not None, lambda s: s), *branches, pipeline(table[DEFAULT_ROUTE])
     )
 
     def timed_reply(state: TurnState) -> Reply:
@@ -177,7 +181,12 @@ class Assistant:
         """The reply of a turn that failed on our side: status ``error``, one line."""
         text = message if isinstance(message, str) else ""
         reply = Reply(text[:200], "", "error", ERROR_MESSAGE, route="error")
-        return self.guard_out(TurnState(message=text, reply=reply)).reply
+        try:
+            return self.guard_out(TurnState(message=text, reply=reply)).reply
+        except Exception:  # noqa: BLE001 - the output guard itself failed: the bare line
+            log.exception("the output guard failed on an error reply")
+            reply.disclaimer = self.profile.disclaimer
+            return reply
 
     def turn(self, message: str | bytes, history: Sequence[Turn] = ()) -> tuple[Reply, tuple]:
         """The reply and the history after it (for a client that keeps the history: the page)."""

@@ -105,7 +105,8 @@ def _invalid(question: str, answer: str, disclaimer: str):
     from assistant.rails import guard_out
     from assistant.types import Reply
 
-    return guard_out(Reply(question[:200], "", "invalid", answer), {}, disclaimer)
+    reply = Reply(question[:200], "", "invalid", answer, route="refused")
+    return guard_out(reply, {}, disclaimer)
 
 
 def cmd_chat(args: argparse.Namespace) -> int:

@@ -32,6 +32,7 @@ class Document:
     title: str
     author: str
     source: str = ""
+    date: str = ""  # as the header gives it
     cites: dict[str, tuple[str, ...]] = field(default_factory=dict)
     sections: tuple[Section, ...] = ()
     passages: tuple[Passage, ...] = ()
@@ -185,6 +186,7 @@ def read_document(path: Path) -> Document:
         title=str(meta.get("title") or _title(text, body_start, path.stem)),
         author=str(meta.get("author") or ""),
         source=str(meta.get("source") or ""),
+        date=str(meta.get("date") or ""),
         cites=cites,
     )
 

@@ -34,7 +34,6 @@ CLOSING_SENTENCES = 2
 class DocumentAnswer:
     lead: str
     sources: list[Source]
-    missing: str = ""  # why there is no answer (no author in the header)
 
 
 def _has_any(text: str, words) -> bool:
@@ -124,10 +123,12 @@ def headings(library, doc) -> list[Source]:
     """Each section's heading, quoted where it stands in the text, in order."""
     found, at = [], 0
     for title in dict.fromkeys(s.section for s in _sentences(library, doc.id)):
-        start = doc.text.find(title, at) if title else -1
-        if start >= 0:
-            found.append(Source(0, title, start, start + len(title), title, doc.id))
-            at = start + len(title)
+        # the heading's own line, not an earlier mention in the prose
+        line = re.compile(rf"^[#\s]*({re.escape(title)})\s*$", re.M) if title else None
+        match = line.search(doc.text, at) if line else None
+        if match:
+            found.append(Source(0, title, match.start(1), match.end(1), title, doc.id))
+            at = match.end(1)
     return found
 
 
@@ -143,48 +144,37 @@ def _quoted(sentences: list[Sentence]) -> list[Source]:
     return [Source(0, s.text, s.start, s.end, s.section, s.doc_id) for s in sentences]
 
 
-# kind -> (the answer's lead, how to find its quotes in one document, why none were found)
-KINDS: dict[str, tuple[str, Callable, str]] = {
-    "author": (
-        "The author, as the document names it:",
-        lambda lib, d: _header_value(d, "author"),
-        "it does not name its author",
-    ),
-    "title": ("Its title:", lambda lib, d: _header_value(d, "title"), "it does not give a title"),
-    "date": ("Its date:", lambda lib, d: _header_value(d, "date"), "it does not give its date"),
+# kind -> (the answer's lead, how to find its quotes in one document)
+KINDS: dict[str, tuple[str, Callable]] = {
+    "author": ("The author, as the document names it:", lambda lib, d: _header_value(d, "author")),
+    "title": ("Its title:", lambda lib, d: _header_value(d, "title")),
+    "date": ("Its date:", lambda lib, d: _header_value(d, "date")),
     "summary": (
         "In its own words, one sentence from each part:",
         lambda lib, d: _quoted(summary_sentences(lib, d)),
-        "it has no text",
     ),
     "argument": (
         "How it opens and how it closes, in its own words:",
         lambda lib, d: _quoted(argument_sentences(lib, d)),
-        "it has no text",
     ),
-    "resources": (
-        "The resources it lists:",
-        lambda lib, d: _quoted(resource_sentences(lib, d)),
-        "it lists no further resources",
-    ),
+    "resources": ("The resources it lists:", lambda lib, d: _quoted(resource_sentences(lib, d))),
     "disclaimer": (
         "What it says of itself:",
         lambda lib, d: _quoted(disclaimer_sentences(d, _sentences(lib, d.id))),
-        "it has no disclaimer or note of its own",
     ),
-    "structure": ("Its headings, in order:", headings, "it has no headings"),
+    "structure": ("Its headings, in order:", headings),
 }
 
 
 def answer_about_documents(kind: str, library) -> DocumentAnswer:
     """The answer to a document question, over every document of the corpus."""
-    lead, find, missing = KINDS[kind]
+    lead, find = KINDS[kind]
     sources: list[Source] = []
     for doc in sorted(library.documents.values(), key=lambda d: d.id):
         for s in find(library, doc):
             sources.append(Source(len(sources) + 1, s.quote, s.start, s.end, s.section, s.document))
-    if not sources:
-        return DocumentAnswer("", [], missing)
+    if not sources:  # the route's retrieval stages ask the passages
+        return DocumentAnswer("", [])
     if len(library.documents) > 1:
         lead = lead.replace("the document names it", "the documents name them")
     return DocumentAnswer(lead, sources)

@@ -29,7 +29,11 @@ def bounded(history: Sequence[Turn], max_turns: int) -> tuple[Turn, ...]:
 
 
 def remember(history: Sequence[Turn], reply: Reply, max_turns: int) -> tuple[Turn, ...]:
-    """The history after this reply: one more turn, the oldest beyond the bound dropped."""
+    """The history after this reply: one more turn, the oldest beyond the bound dropped. A turn
+    that failed on our side (status ``error``) is not remembered: the next one reads as if it
+    never happened."""
+    if reply.status == "error":
+        return bounded(history, max_turns)
     return bounded((*history, to_turn(reply)), max_turns)
 
 
@@ -98,7 +102,10 @@ class TranscriptCache:
         return bounded(turns, self._max_turns)
 
     def remember(self, messages: Sequence[str], turn: Turn) -> None:
-        """The turn answering the last of ``messages``, for the next request to find."""
+        """The turn answering the last of ``messages``, for the next request to find (not a
+        turn that failed on our side: the next request answers that message again)."""
+        if turn.status == "error":
+            return
         with self._lock:
             self._turns[tuple(messages)] = turn
             self._turns.move_to_end(tuple(messages))

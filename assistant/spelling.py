@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable
 
 NOT_A_WORD = 2.5  # wordfreq Zipf frequency below which a token is no English word
+MAX_LETTERS = 24  # a longer token is no misspelling (and its deletions would cost seconds)
 _TOKEN = re.compile(r"[A-Za-z]+")
 
 
@@ -35,6 +36,8 @@ def nearest(token: str, index: dict[str, set[str]], max_dist: int) -> str:
     adjacent transpositions), else the token."""
     from rapidfuzz.distance import OSA
 
+    if len(token) > MAX_LETTERS:
+        return token
     candidates: set[str] = set()
     for d in deletes(token, max_dist):
         candidates |= index.get(d, set())

@@ -46,14 +46,12 @@ def run_case(assistant, retriever, case: Case, texts: dict[str, str]) -> CaseRes
     """All turns of a case through the chain; the last reply is scored, every reply is scanned
     for dose figures."""
     from assistant import rails
-    from assistant.history import remember
 
     history: tuple = ()
     leaks = 0
     reply = None
     for turn in case.turns:
-        reply = assistant.reply(turn, history)
-        history = remember(history, reply, assistant.settings.history_turns)
+        reply, history = assistant.turn(turn, history)
         leaks += len(rails.find_doses(reply.answer))
     out = reply.to_dict()
     ranked = []

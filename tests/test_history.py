@@ -101,3 +101,11 @@ def test_a_transcript_is_answered_once_per_prefix():
 def test_a_transcript_history_is_bounded_to_the_window():
     transcripts = TranscriptCache(lambda m, h: reply(m), max_turns=2)
     assert [t.question for t in transcripts.history(["a", "b", "c"])] == ["b", "c"]
+
+
+def test_a_turn_that_failed_on_our_side_is_not_remembered():
+    history = remember((), reply("q1"), 6)
+    assert remember(history, reply("q2", "error"), 6) == history
+    transcripts = TranscriptCache(lambda m, h: reply(m), max_turns=6)
+    transcripts.remember(["q1"], to_turn(reply("q1", "error")))
+    assert transcripts.history(["q1"])[0].status == "answered"  # answered again, not the error

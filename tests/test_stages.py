@@ -137,3 +137,44 @@ def test_no_stage_loads_chroma_or_a_neural_model():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_long_token_is_no_misspelling_and_costs_nothing():
+    import time
+
+    from assistant.spelling import Speller
+
+    speller = Speller(["author", "title"])
+    started = time.perf_counter()
+    assert speller.correct("auther " + "x" * 2000) == "author " + "x" * 2000
+    assert time.perf_counter() - started < 0.5
+
+
+def test_a_date_in_the_header_is_quoted():
+    from assistant.document import answer_about_documents
+    from tests.fakes import ARTICLE, fake_library
+
+    dated = fake_library(
+        (ARTICLE.replace("author: Test Writer", "author: Test Writer\ndate: 1999-05-01"),)
+    )
+    found = answer_about_documents("date", dated)
+    assert [s.quote for s in found.sources] == ["1999-05-01"]
+
+
+def test_a_failing_stage_gives_an_error_reply_not_a_traceback(fake, monkeypatch):
+    from assistant.chain import Assistant
+
+    assistant = Assistant.__new__(Assistant)  # the session layer over the fake resources
+    assistant.settings, assistant.resources, assistant.profile = fake.settings, fake, fake.profile
+    assistant.guard_out = GuardOut(fake)
+
+    class Broken:
+        def invoke(self, state):
+            raise RuntimeError("a bug")
+
+    assistant.chain = Broken()
+    reply = assistant.reply("How tall was the tallest tower?")
+    assert (reply.status, reply.route) == ("error", "error")
+    assert reply.disclaimer == fake.profile.disclaimer
+    monkeypatch.setattr(assistant, "guard_out", Broken().invoke)  # the guard fails too
+    assert assistant.reply("again").status == "error"

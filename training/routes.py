@@ -4,7 +4,7 @@ label must reach to take a message off the retrieval route.
 
     python -m training.routes   (``make routes``; about a minute on 2 cores)
 
-Data: ``assistant/routes/examples.jsonl`` (written by helpers who never saw the code or the
+Data: ``training/data/routes/examples.jsonl`` (written by helpers who never saw the code or the
 blind sets), each read with the router's speller as the router reads a message. The regularisation and the threshold are chosen by 5-fold cross-validation: the
 threshold is the lowest at which at most ``MAX_AWAY`` of the passage questions are routed away
 (the examples' own retrieval look-alikes, held out, 2,000 SQuAD 2.0 train questions about other
@@ -19,8 +19,10 @@ import random
 import numpy as np
 
 from assistant.config import ROOT
+from assistant.routes.reading import spelling_words
 from assistant.routes.registry import DEFAULT_ROUTE, learned_labels
-from assistant.routes.router import MODEL, examples_hash, read_examples, route_of, speller
+from assistant.routes.router import MODEL, examples_hash, read_examples, route_of
+from assistant.spelling import Speller
 
 SQUAD_TRAIN = ROOT.parent / "shared" / "squad2" / "train-v2.0.json"
 SQUAD_QUESTIONS = 2000
@@ -31,11 +33,12 @@ MIN_DF = 3
 THRESHOLDS = np.round(np.arange(0.30, 0.96, 0.01), 2)
 
 
-def passage_questions() -> list[str]:
-    """Questions a passage answers: SQuAD train questions and the eval suite's answerable ones
-    (read as the router reads them on this corpus: without its titles' words)."""
+def passage_questions(spell: Speller) -> list[str]:
+    """Questions a passage answers, read as the router reads them: SQuAD train questions (about
+    other documents) and the eval suite's answerable ones (about this corpus, so without its
+    titles' words where they point at it)."""
     from assistant.corpus import corpus_files, read_document
-    from assistant.routes.router import Unsubject
+    from assistant.routes.reading import Unsubject
 
     unsubject = Unsubject(read_document(f).title for f in corpus_files(ROOT / "corpus"))
     data = json.loads(SQUAD_TRAIN.read_text(encoding="utf-8"))["data"]
@@ -46,8 +49,8 @@ def passage_questions() -> list[str]:
         for line in path.read_text(encoding="utf-8").splitlines():
             case = json.loads(line) if line.strip() else None
             if case and case.get("expect") in ("answered", "partial") and len(case["turns"]) == 1:
-                suite.append(unsubject(case["turns"][0]))
-    return sample + suite
+                suite.append(unsubject(spell.correct(case["turns"][0])))
+    return [spell.correct(q) for q in sample] + suite
 
 
 def word_features(texts: list[str]):
@@ -84,11 +87,12 @@ def fit() -> dict:
 
     rows = read_examples()
     embed = get_embeddings().embed_many
-    spell = speller(rows)
+    words_known = spelling_words(rows)
+    spell = Speller(words_known)
     texts = [spell.correct(r["text"]) for r in rows]
     vectors = np.asarray(embed(texts), dtype=np.float32)
     labels = np.asarray([r["route"] for r in rows])
-    questions = [spell.correct(q) for q in passage_questions()]
+    questions = passage_questions(spell)
     outside = (np.asarray(embed(questions), np.float32), questions)
     order = [n for n in learned_labels() if n in set(labels)]
     truth = np.asarray([order.index(label) for label in labels])
@@ -121,6 +125,7 @@ def fit() -> dict:
                     "intercept": np.round(model.intercept_[columns], 5).tolist(),
                     "threshold": float(threshold),
                     "vocabulary": vocabulary,
+                    "spelling": words_known,
                     "idf": np.round(words.idf_, 5).tolist(),
                     "figures": {
                         "C": c,
@@ -134,6 +139,8 @@ def fit() -> dict:
                     },
                 }
             break  # the lowest threshold within the budget routes the most
+    if best is None:
+        raise SystemExit(f"no threshold keeps passage questions routed away under {MAX_AWAY:.0%}")
     best["figures"].update(
         {
             "examples": len(rows),

@@ -2,6 +2,6 @@
 learned router that tells them (``router.py``), and the stages that answer the routes that
 need no retrieval (``stages.py``)."""
 
-from assistant.routes.registry import ROUTES, route_names
+from assistant.routes.registry import ROUTES
 
-__all__ = ["ROUTES", "route_names"]
+__all__ = ["ROUTES"]

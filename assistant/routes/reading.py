@@ -11,16 +11,16 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from assistant.spelling import Speller, is_word
+from assistant.spelling import is_word
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token pattern
 
 
-def speller(rows: Sequence[dict], known: Iterable[str] = ()) -> Speller:
-    """Reads misspellings as the examples' own English words; a word the documents use
-    (``known``) is never read as another."""
+def spelling_words(rows: Sequence[dict]) -> list[str]:
+    """The examples' own English words of four letters or more: what a misspelling is read as
+    (kept in the fitted model, so a reply never reads the examples)."""
     tokens = {w.lower() for r in rows for w in re.findall(r"[A-Za-z]+", r["text"])}
-    return Speller((w for w in tokens if len(w) >= 4 and is_word(w)), known)
+    return sorted(w for w in tokens if len(w) >= 4 and is_word(w))
 
 
 class Unsubject:

@@ -12,11 +12,6 @@ DOCUMENT_DATA: dict = load_toml(REGISTRY)["document"]
 DOCUMENT_KINDS: tuple[str, ...] = tuple(ROUTES["document"]["kinds"])
 
 
-def route_names() -> tuple[str, ...]:
-    """Every route, in the registry's order."""
-    return tuple(ROUTES)
-
-
 def learned_labels() -> tuple[str, ...]:
     """The labels the router learns from examples: ``task``, ``document:<kind>`` and the
     default route (``retrieval``) they are told apart from."""

@@ -1,6 +1,6 @@
 """The router: which route a message takes, learned from example requests.
 
-Each example in ``examples.jsonl`` is a message labelled with a learned route (``small_talk``,
+Each example in ``training/data/routes/examples.jsonl`` is a message labelled with a learned route (``small_talk``,
 ``task``, ``document:<kind>``, or ``retrieval`` for the look-alikes that ask about a passage).
 A multinomial logistic regression over the message's MiniLM sentence vector (the one retrieval
 computes anyway) and its words and word pairs (TF-IDF, ``reading.py``) gives each label a
@@ -10,7 +10,7 @@ when another label reaches ``threshold``. The regression and its threshold are f
 passage questions (held-out look-alikes, SQuAD questions, the eval suite's) are routed away.
 A message that names someone or something the documents cite (the name index), or quotes a
 phrase (a title, a term), asks about a passage and stays on the retrieval route. A misspelt word ("auther") is read as the nearest
-common word of the examples before the message is embedded (``assistant/spelling.py``), and
+common word of the examples (``spelling`` in the fitted model) before the message is embedded (``assistant/spelling.py``), and
 the words of the documents' own titles are left out: "what does this piece on psychedelics for
 pain conclude?" asks what the piece concludes, as the examples (about any subject) put it."""
 
@@ -25,10 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.routes.reading import Unsubject, WordFeatures, speller
+from assistant.routes.reading import Unsubject, WordFeatures
 from assistant.routes.registry import DEFAULT_ROUTE, learned_labels
+from assistant.spelling import Speller
 
-EXAMPLES = Path(__file__).with_name("examples.jsonl")
+# the labelled examples the router is fitted on (training/routes.py); a reply never reads them
+EXAMPLES = Path(__file__).parents[2] / "training" / "data" / "routes" / "examples.jsonl"
 # a phrase of two words or more in quotes: the title of a work, a term the passage uses
 _QUOTED = re.compile(
     r"[\"“][^\"“”]*\w\s+\w[^\"“”]*[\"”]|‘[^‘’]*\w\s+\w[^‘’]*’|(?:^|\s)'[^']*\w\s+\w[^']*'(?=\W|$)"
@@ -92,7 +94,7 @@ class Router:
         self.coef = np.asarray(fitted["coef"], dtype=np.float32)
         self.intercept = np.asarray(fitted["intercept"], dtype=np.float32)
         self.threshold = float(fitted["threshold"])
-        self.speller = speller(read_examples(), known)
+        self.speller = Speller(fitted.get("spelling", ()), known)
         self.unsubject = Unsubject(titles)
         vocabulary = fitted.get("vocabulary", ())
         self.words = WordFeatures(vocabulary, fitted["idf"]) if vocabulary else None
