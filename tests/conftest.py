@@ -1,4 +1,5 @@
-"""Shared fixtures: one real index (in a temporary folder) and one assistant per test session."""
+"""Shared fixtures: the shipped corpus parsed (no index, no model), its name index, one real
+index (in a temporary folder) and one assistant per test session."""
 
 from __future__ import annotations
 
@@ -11,6 +12,22 @@ from assistant.config import ROOT, Settings, apply_offline_env
 from tests.servers import page_server
 
 apply_offline_env()
+
+
+@pytest.fixture(scope="session")
+def documents():
+    """The shipped corpus's documents, parsed and split (no index, no model)."""
+    from assistant.corpus import load_corpus
+
+    return load_corpus(ROOT / "corpus")
+
+
+@pytest.fixture(scope="session")
+def names(documents):
+    """The name index over the shipped corpus."""
+    from assistant.names import NameIndex
+
+    return NameIndex(documents)
 
 
 @pytest.fixture(scope="session")

@@ -11,15 +11,8 @@ import re
 import pytest
 
 from assistant.answer import SentenceScorer, asks_type, compose_answer, to_sources
-from assistant.config import ROOT
-from assistant.corpus import load_corpus
 from assistant.terms import content_terms
 from assistant.types import Source
-
-
-@pytest.fixture(scope="module")
-def documents():
-    return load_corpus(ROOT / "corpus")
 
 
 @pytest.fixture(scope="module")

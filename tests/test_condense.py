@@ -10,22 +10,10 @@ from hypothesis import strategies as st
 
 from assistant.condense import condense_followup
 from assistant.config import ROOT
-from assistant.corpus import load_corpus
 from assistant.genders import infer_genders
-from assistant.names import NameIndex
 from assistant.profile import corpus_profile
 from assistant.subject import find_subject, topic_of
 from assistant.types import Source, Turn
-
-
-@pytest.fixture(scope="module")
-def documents():
-    return load_corpus(ROOT / "corpus")
-
-
-@pytest.fixture(scope="module")
-def names(documents):
-    return NameIndex(documents)
 
 
 @pytest.fixture(scope="module")

@@ -13,21 +13,10 @@ import pytest
 from wordfreq import zipf_frequency
 
 from assistant.config import ROOT
-from assistant.corpus import load_corpus
 from assistant.names import EVERYDAY_ZIPF, NameIndex
 from assistant.rails import intents
 
 GENERIC_DATA = sorted((ROOT / "assistant").rglob("*.toml"))
-
-
-@pytest.fixture(scope="module")
-def documents():
-    return load_corpus(ROOT / "corpus")
-
-
-@pytest.fixture(scope="module")
-def names(documents):
-    return NameIndex(documents)
 
 
 def corpus_names(documents, names: NameIndex) -> set[str]:

@@ -29,11 +29,11 @@ from pathlib import Path
 from assistant.config import ROOT, apply_offline_env
 from assistant.rails.learned import HEAD, LABELS, MAX_TOKENS, MODEL_DIR, IntentModel
 from training.onnx_export import export_logits
+from training.squad import SQUAD_TRAIN
 
 # the written messages; those in not_trained/ were tried and left out (see its README)
 DATA = ROOT / "training" / "data" / "intents"
 
-SQUAD_TRAIN = ROOT.parent / "shared" / "squad2" / "train-v2.0.json"
 SQUAD_NONE = 8000
 MAX_FALSE_RATE = 0.01
 FLOOR = 0.5
@@ -93,9 +93,9 @@ def examples(squad: Path) -> list[tuple[str, int]]:
 
 def squad_questions(squad: Path) -> list[str]:
     """The ordinary questions added as ``none`` (the same sample every run)."""
-    data = json.loads(squad.read_text(encoding="utf-8"))["data"]
-    questions = [q["question"] for a in data for p in a["paragraphs"] for q in p["qas"]]
-    return random.Random(SEED).sample(questions, SQUAD_NONE)
+    from training.squad import squad_questions as sample
+
+    return sample(SQUAD_NONE, SEED, squad)
 
 
 def after_safe_turns(rows: list[tuple[str, int]], share: float) -> list[tuple[str, int]]:

@@ -14,7 +14,6 @@ regularisations, the one that then routes the most other examples right is kept.
 from __future__ import annotations
 
 import json
-import random
 
 import numpy as np
 
@@ -23,8 +22,8 @@ from assistant.routes.reading import spelling_words
 from assistant.routes.registry import DEFAULT_ROUTE, learned_labels
 from assistant.routes.router import MODEL, examples_hash, read_examples, route_of
 from assistant.spelling import Speller
+from training.squad import squad_questions
 
-SQUAD_TRAIN = ROOT.parent / "shared" / "squad2" / "train-v2.0.json"
 SQUAD_QUESTIONS = 2000
 MAX_AWAY = 0.01
 SEED = 13
@@ -41,9 +40,7 @@ def passage_questions(spell: Speller) -> list[str]:
     from assistant.routes.reading import Unsubject
 
     unsubject = Unsubject(read_document(f).title for f in corpus_files(ROOT / "corpus"))
-    data = json.loads(SQUAD_TRAIN.read_text(encoding="utf-8"))["data"]
-    squad = [q["question"] for a in data for p in a["paragraphs"] for q in p["qas"]]
-    sample = random.Random(SEED).sample(squad, SQUAD_QUESTIONS)
+    sample = squad_questions(SQUAD_QUESTIONS, SEED)
     suite = []
     for path in sorted((ROOT / "evals" / "cases").glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():

@@ -9,7 +9,7 @@ from assistant.answer import compose_answer
 from assistant.answer_checks import is_task
 from assistant.document import answer_about_documents
 from assistant.resources import Resources
-from assistant.smalltalk import small_talk
+from assistant.smalltalk import small_talk, small_talk_kind
 from assistant.stages import TurnState, reply_with
 
 
@@ -26,7 +26,7 @@ class Route:
         self.resources = resources
 
     def __call__(self, state: TurnState) -> TurnState:
-        if small_talk(state.question, self.resources.profile) is not None:
+        if small_talk_kind(state.question) is not None:
             return replace(state, route="small_talk")
         if is_task(state.standalone):
             return replace(state, route="task")
