@@ -129,7 +129,9 @@ def warm_latency(assistant, qs: list[str]) -> None:
         base_ms.append((time.perf_counter() - started) * 1000)
     print(f"\nWarm turn latency over {len(qs)} questions (query embedding included)")
     print(f"  chain          {percentiles(chain_ms)}")
-    for stage in ("guard_in", "condense", "retrieve", "answer", "decide", "guard_out"):
+    from assistant.registry import STAGES
+
+    for stage in STAGES:  # every stage a turn passed, in the registry's order
         if stage in stages:
             print(f"    {stage:12} {percentiles(stages[stage])}")
     print(f"    guards, both {percentiles(guards)}  (the rails' own work)")

@@ -59,9 +59,13 @@ class AboutDocument:
 
     def __init__(self, resources: Resources) -> None:
         self.resources = resources
+        self._answers: dict = {}  # kind -> its answer: the documents do not change in a process
 
     def __call__(self, state: TurnState) -> TurnState:
-        found = answer_about_documents(state.kind, self.resources.library)
+        found = self._answers.get(state.kind)
+        if found is None:
+            found = answer_about_documents(state.kind, self.resources.library)
+            self._answers[state.kind] = found
         if not found.sources:
             return state
         answer = compose_answer(found.sources, found.lead)
